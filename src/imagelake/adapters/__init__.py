@@ -1,0 +1,1 @@
+"""One module per backend; bootstrap.py picks them by URL scheme."""

@@ -1,0 +1,157 @@
+"""The composition root: the only place that names concrete adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from imagelake.config import Settings
+from imagelake.domain.errors import ConfigError
+from imagelake.domain.signing import Signer
+from imagelake.ports import BlobStore, Catalog, ImageEngine, Notifier, Queue
+
+JOBS_QUEUE_NAME = "thumbnails"
+EVENTS_QUEUE_NAME = "events"
+
+
+@dataclass
+class Container:
+    settings: Settings
+    signer: Signer
+    blobs: BlobStore
+    thumbnails: BlobStore
+    archive: BlobStore
+    catalog: Catalog
+    events: Queue
+    jobs: Queue
+    notifier: Notifier
+    engine: ImageEngine
+
+    def close(self) -> None:
+        self.catalog.close()
+        self.events.close()
+        if self.jobs is not self.events:
+            self.jobs.close()
+
+
+def _path(url: str) -> Path:
+    parts = urlsplit(url)
+    return Path(unquote(parts.netloc + parts.path))
+
+
+def _sqlite_path(url: str) -> Path:
+    # sqlite:///abs/path -> /abs/path ; sqlite://rel/path -> rel/path
+    return Path(unquote(url.split("://", 1)[1]))
+
+
+def _aws_client(service: str) -> Any:
+    from imagelake.adapters.aws_clients import client
+
+    return client(service)
+
+
+def _blob_store(url: str, settings: Settings, signer: Signer) -> BlobStore:
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        from imagelake.adapters.local import LocalBlobStore
+
+        return LocalBlobStore(_path(url), settings.base_url, signer)
+    if scheme == "memory":
+        from imagelake.adapters.memory import MemoryBlobStore
+
+        return MemoryBlobStore(settings.base_url, signer)
+    if scheme == "s3":
+        from imagelake.adapters.s3 import S3BlobStore
+
+        parts = urlsplit(url)
+        return S3BlobStore(_aws_client("s3"), parts.netloc, parts.path.strip("/"))
+    raise ConfigError(f"unknown blob store scheme in {url!r}: use file://, s3:// or memory://")
+
+
+def _catalog(url: str) -> Catalog:
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from imagelake.adapters.sqlite_catalog import SqliteCatalog
+
+        return SqliteCatalog(_sqlite_path(url))
+    if scheme == "memory":
+        from imagelake.adapters.memory import MemoryCatalog
+
+        return MemoryCatalog()
+    if scheme == "dynamodb":
+        from imagelake.adapters.dynamodb import DynamoDBCatalog
+
+        return DynamoDBCatalog(_aws_client("dynamodb"), urlsplit(url).netloc)
+    raise ConfigError(f"unknown catalog scheme in {url!r}: use sqlite://, dynamodb:// or memory://")
+
+
+
+
+def _queue(url: str, name: str) -> Queue:
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from imagelake.adapters.sqlite_queue import SqliteQueue
+
+        return SqliteQueue(_sqlite_path(url), name)
+    if scheme == "memory":
+        from imagelake.adapters.memory import MemoryQueue
+
+        return MemoryQueue(name)
+    if scheme == "sqs":
+        from imagelake.adapters.sqs import SqsQueue
+
+        return SqsQueue(_aws_client("sqs"), urlsplit(url).netloc)
+    raise ConfigError(f"unknown queue scheme in {url!r}: use sqlite://, sqs:// or memory://")
+
+
+def _notifier(url: str) -> Notifier:
+    scheme = urlsplit(url).scheme
+    builders: dict[str, Callable[[], Notifier]] = {}
+    from imagelake.adapters import notifiers
+
+    builders = {
+        "log": notifiers.LogNotifier,
+        "webhook+http": lambda: notifiers.WebhookNotifier(url.removeprefix("webhook+")),
+        "webhook+https": lambda: notifiers.WebhookNotifier(url.removeprefix("webhook+")),
+        "smtp": lambda: notifiers.SmtpNotifier.from_url(url),
+        "memory": notifiers.RecordingNotifier,
+    }
+    if scheme == "sns":
+        from imagelake.adapters.sns import SnsNotifier
+
+        return SnsNotifier(_aws_client("sns"), url.removeprefix("sns://"))
+    if scheme not in builders:
+        raise ConfigError(f"unknown notifier in {url!r}: use log://, webhook+https://, smtp://, sns://")
+    return builders[scheme]()
+
+
+def build(settings: Settings) -> Container:
+    """Resolve every configured backend once and return them wired together."""
+    from imagelake.adapters.vips import VipsEngine
+
+    current, previous = settings.signing_secrets()
+    signer = Signer(current, tuple(previous))
+    blobs = _blob_store(settings.blobs_url, settings, signer)
+    thumbnails = blobs if settings.thumbnails_url == settings.blobs_url else _blob_store(
+        settings.thumbnails_url, settings, signer
+    )
+    archive = blobs if settings.archive_url == settings.blobs_url else _blob_store(
+        settings.archive_url, settings, signer
+    )
+    events = _queue(settings.queue_url, EVENTS_QUEUE_NAME)
+    jobs = _queue(settings.jobs_queue_url, JOBS_QUEUE_NAME)
+    return Container(
+        settings=settings,
+        signer=signer,
+        blobs=blobs,
+        thumbnails=thumbnails,
+        archive=archive,
+        catalog=_catalog(settings.catalog_url),
+        events=events,
+        jobs=jobs,
+        notifier=_notifier(settings.notify),
+        engine=VipsEngine(settings.max_pixels),
+    )

@@ -1,0 +1,59 @@
+"""The project's own error types; vendor errors are translated into these at adapter edges."""
+
+
+class ImagelakeError(Exception):
+    """Base of every error imagelake raises on purpose."""
+
+    code = "error"
+
+
+class NotFound(ImagelakeError):
+    code = "not_found"
+
+
+class Conflict(ImagelakeError):
+    code = "conflict"
+
+
+class InvalidInput(ImagelakeError):
+    code = "invalid_input"
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    code = "unsupported_media_type"
+
+
+class CorruptImage(InvalidInput):
+    code = "corrupt_image"
+
+
+class ImageTooLarge(InvalidInput):
+    """Too many pixels: a decompression bomb, refused before decoding."""
+
+    code = "image_too_large"
+
+
+class InvalidEvent(InvalidInput):
+    code = "invalid_event"
+
+
+class Unauthorized(ImagelakeError):
+    code = "unauthorized"
+
+
+class Forbidden(ImagelakeError):
+    code = "forbidden"
+
+
+class BackendError(ImagelakeError):
+    """A storage, queue or network backend failed; usually worth a retry."""
+
+    code = "backend_error"
+
+
+class ConfigError(ImagelakeError):
+    code = "config_error"

@@ -1,0 +1,150 @@
+"""The ports: what the services need from the outside world. Adapters implement these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from imagelake.domain.events import ImageStats, RequestRecord
+from imagelake.domain.images import ApiKey, Image, ImageInfo, ImageStatus, ThumbnailSpec
+
+
+@dataclass(frozen=True)
+class BlobMeta:
+    key: str
+    size: int
+    content_type: str
+    etag: str
+    modified: datetime
+
+
+class BlobStore(Protocol):
+    """Object storage: keys are '/'-separated relative paths; no '..', no leading '/'."""
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...  # NotFound
+
+    def head(self, key: str) -> BlobMeta: ...  # NotFound
+
+    def delete(self, key: str) -> None: ...  # silent when absent
+
+    def list(self, prefix: str) -> Iterator[str]: ...  # keys under prefix, sorted
+
+    def signed_url(self, key: str, ttl: int) -> str: ...
+
+
+class ImageCatalog(Protocol):
+    def add_image(self, image: Image) -> Image:
+        """Insert unless an image with the same sha256 exists; return the stored one."""
+        ...
+
+    def get_image(self, image_id: str) -> Image: ...  # NotFound
+
+    def find_by_sha256(self, sha256: str) -> Image | None: ...
+
+    def save_image(self, image: Image) -> None: ...  # NotFound when deleted meanwhile
+
+    def delete_image(self, image_id: str) -> None: ...  # NotFound
+
+    def list_images(self, limit: int, cursor: str | None) -> tuple[list[Image], str | None]:
+        """Newest first; returns the page and the cursor of the next page (None at the end)."""
+        ...
+
+    def images_with_status(self, status: ImageStatus, limit: int) -> list[Image]: ...
+
+
+class KeyCatalog(Protocol):
+    def add_key(self, key: ApiKey) -> None: ...
+
+    def find_key(self, key_hash: str) -> ApiKey | None: ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str) -> None: ...  # NotFound
+
+
+class StatsCatalog(Protocol):
+    def record_requests(self, records: Sequence[RequestRecord]) -> int:
+        """Count each record once per idempotency key, ever; return how many were new."""
+        ...
+
+    def get_stats(self, image_id: str) -> ImageStats: ...  # NotFound
+
+
+class Catalog(ImageCatalog, KeyCatalog, StatsCatalog, Protocol):
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Message:
+    message_id: str
+    body: bytes
+    receipt: str
+    receive_count: int  # 1 on the first delivery
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    dead_letter_id: str
+    body: bytes
+    reason: str
+    attempts: int
+    sent_at: float
+    dead_at: float
+
+
+class Queue(Protocol):
+    """A durable at-least-once queue with a dead-letter store beside it."""
+
+    name: str
+
+    def send(self, bodies: Sequence[bytes]) -> None: ...  # durable when it returns
+
+    def receive(self, max_messages: int, visibility_timeout: float, wait: float = 0) -> list[Message]:
+        """Claim up to max_messages; unacked ones come back after visibility_timeout seconds."""
+        ...
+
+    def ack(self, messages: Sequence[Message]) -> None: ...
+
+    def retry(self, message: Message, delay: float) -> None: ...  # visible again after delay
+
+    def dead_letter(self, message: Message, reason: str) -> None: ...
+
+    def depth(self) -> int: ...  # messages waiting or in flight
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    def replay(self, dead_letter_id: str | None = None) -> int:
+        """Put one dead letter (or all, for None) back on the queue; return how many."""
+        ...
+
+    def purge_dead_letters(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    message: str
+    kind: str = "failure"  # failure | info
+    data: dict[str, Any] = field(default_factory=dict)
+    recipient: str | None = None  # an e-mail address, where the channel can use one
+
+
+class Notifier(Protocol):
+    def notify(self, notification: Notification) -> None: ...
+
+
+class ImageEngine(Protocol):
+    def probe(self, data: bytes) -> ImageInfo:
+        """Read the header only (no pixel decode); CorruptImage/UnsupportedMediaType on failure."""
+        ...
+
+    def thumbnails(self, data: bytes, spec: ThumbnailSpec) -> dict[int, bytes]:
+        """All sizes from one decode; long side == size, never upscaled. CorruptImage on failure."""
+        ...
