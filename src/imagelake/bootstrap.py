@@ -12,6 +12,14 @@ from imagelake.config import Settings
 from imagelake.domain.errors import ConfigError
 from imagelake.domain.signing import Signer
 from imagelake.ports import BlobStore, Catalog, ImageEngine, Notifier, Queue
+from imagelake.services.images import ImageService
+from imagelake.services.ingest import IngestService
+from imagelake.services.intake import EventIntake
+from imagelake.services.jobs import ThumbnailJobConsumer
+from imagelake.services.keys import KeyService
+from imagelake.services.monitor import EventArchiver, EventConsumer, StatsStore
+from imagelake.services.requests import RequestRecorder
+from imagelake.services.thumbnails import ThumbnailService
 
 JOBS_QUEUE_NAME = "thumbnails"
 EVENTS_QUEUE_NAME = "events"
@@ -88,8 +96,6 @@ def _catalog(url: str) -> Catalog:
     raise ConfigError(f"unknown catalog scheme in {url!r}: use sqlite://, dynamodb:// or memory://")
 
 
-
-
 def _queue(url: str, name: str) -> Queue:
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
@@ -124,7 +130,9 @@ def _notifier(url: str) -> Notifier:
 
         return SnsNotifier(_aws_client("sns"), url.removeprefix("sns://"))
     if scheme not in builders:
-        raise ConfigError(f"unknown notifier in {url!r}: use log://, webhook+https://, smtp://, sns://")
+        raise ConfigError(
+            f"unknown notifier in {url!r}: use log://, webhook+https://, smtp://, sns://"
+        )
     return builders[scheme]()
 
 
@@ -135,11 +143,15 @@ def build(settings: Settings) -> Container:
     current, previous = settings.signing_secrets()
     signer = Signer(current, tuple(previous))
     blobs = _blob_store(settings.blobs_url, settings, signer)
-    thumbnails = blobs if settings.thumbnails_url == settings.blobs_url else _blob_store(
-        settings.thumbnails_url, settings, signer
+    thumbnails = (
+        blobs
+        if settings.thumbnails_url == settings.blobs_url
+        else _blob_store(settings.thumbnails_url, settings, signer)
     )
-    archive = blobs if settings.archive_url == settings.blobs_url else _blob_store(
-        settings.archive_url, settings, signer
+    archive = (
+        blobs
+        if settings.archive_url == settings.blobs_url
+        else _blob_store(settings.archive_url, settings, signer)
     )
     events = _queue(settings.queue_url, EVENTS_QUEUE_NAME)
     jobs = _queue(settings.jobs_queue_url, JOBS_QUEUE_NAME)
@@ -154,4 +166,58 @@ def build(settings: Settings) -> Container:
         jobs=jobs,
         notifier=_notifier(settings.notify),
         engine=VipsEngine(settings.max_pixels),
+    )
+
+
+@dataclass
+class Services:
+    container: Container
+    ingest: IngestService
+    images: ImageService
+    thumbnails: ThumbnailService
+    keys: KeyService
+    thumbnail_jobs: ThumbnailJobConsumer
+    requests: RequestRecorder
+    intake: EventIntake
+    monitor: EventConsumer
+
+
+def services(c: Container) -> Services:
+    """The use cases wired over a container's ports."""
+    s = c.settings
+    thumbnails = ThumbnailService(
+        c.blobs,
+        c.thumbnails,
+        c.catalog,
+        c.engine,
+        s.thumbnail_spec,
+        c.jobs,
+        c.events,
+        c.notifier,
+        notify_ready=s.notify_on == "all",
+        url_ttl=s.url_ttl,
+    )
+    return Services(
+        container=c,
+        ingest=IngestService(c.blobs, c.catalog, c.jobs, c.events, c.engine, s.max_pixels),
+        images=ImageService(
+            c.blobs, c.thumbnails, c.catalog, c.events, s.thumbnail_spec, s.url_ttl, s.max_url_ttl
+        ),
+        thumbnails=thumbnails,
+        keys=KeyService(c.catalog),
+        thumbnail_jobs=ThumbnailJobConsumer(
+            c.jobs, thumbnails, s.max_receives, s.retry_base_delay, s.visibility_timeout
+        ),
+        requests=RequestRecorder(c.events),
+        intake=EventIntake(c.events),
+        monitor=EventConsumer(
+            c.events,
+            EventArchiver(c.archive),
+            StatsStore(c.catalog),
+            c.notifier,
+            batch_size=s.event_batch_size,
+            max_receives=s.max_receives,
+            base_delay=s.retry_base_delay,
+            visibility_timeout=s.visibility_timeout,
+        ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -24,55 +25,86 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IMAGELAKE_", extra="ignore")
 
     data_dir: Path = Field(Path("./imagelake-data"), description="Where embedded state lives.")
-    blobs: str = Field("", description="Originals store: `file://DIR` or `s3://bucket/prefix`. "
-                       "Default `file://$DATA_DIR/blobs`.")
-    thumbnails: str = Field("", description="Thumbnail store (`thumbnails/` keys). "
-                            "Default: the originals store.")
-    archive: str = Field("", description="Event lake store (`events/` keys). "
-                         "Default: the originals store.")
-    catalog: str = Field("", description="Catalog: `sqlite:///PATH`, `memory://` or "
-                         "`dynamodb://TABLE_PREFIX`. Default `sqlite:///$DATA_DIR/catalog.db`.")
-    queue: str = Field("", description="Observer event queue: `sqlite:///PATH`, `memory://` or "
-                       "`sqs://NAME`. Default `sqlite:///$DATA_DIR/queue.db`.")
-    jobs_queue: str = Field("", description="Thumbnail job queue, same schemes. "
-                            "Default: the observer queue's database (embedded).")
-    notify: str = Field("log://", description="Notifications: `log://`, `webhook+https://...`, "
-                        "`smtp://host:port?from=...&to=...`, `sns://TOPIC_ARN`.")
+    blobs: str = Field(
+        "",
+        description="Originals store: `file://DIR` or `s3://bucket/prefix`. "
+        "Default `file://$DATA_DIR/blobs`.",
+    )
+    thumbnails: str = Field(
+        "", description="Thumbnail store (`thumbnails/` keys). Default: the originals store."
+    )
+    archive: str = Field(
+        "", description="Event lake store (`events/` keys). Default: the originals store."
+    )
+    catalog: str = Field(
+        "",
+        description="Catalog: `sqlite:///PATH`, `memory://` or "
+        "`dynamodb://TABLE_PREFIX`. Default `sqlite:///$DATA_DIR/catalog.db`.",
+    )
+    queue: str = Field(
+        "",
+        description="Observer event queue: `sqlite:///PATH`, `memory://` or "
+        "`sqs://NAME`. Default `sqlite:///$DATA_DIR/queue.db`.",
+    )
+    jobs_queue: str = Field(
+        "",
+        description="Thumbnail job queue, same schemes. "
+        "Default: the observer queue's database (embedded).",
+    )
+    notify: str = Field(
+        "log://",
+        description="Notifications: `log://`, `webhook+https://...`, "
+        "`smtp://host:port?from=...&to=...`, `sns://TOPIC_ARN`.",
+    )
     notify_on: Literal["failure", "all"] = Field(
-        "failure", description="`failure`: dead letters and failed thumbnails; `all` adds "
-        "thumbnail-ready notices.")
+        "failure",
+        description="`failure`: dead letters and failed thumbnails; `all` adds "
+        "thumbnail-ready notices.",
+    )
     thumbnail_sizes: str = Field("128,256,512", description="Long side of each thumbnail, px.")
     thumbnail_format: Literal["jpeg", "webp", "avif"] = Field(
-        "jpeg", description="Thumbnail encoding.")
+        "jpeg", description="Thumbnail encoding."
+    )
     thumbnail_quality: int = Field(82, ge=1, le=100, description="Thumbnail encoder quality.")
-    signing_key: str = Field("", description="Secret for signed URLs. Default: generated once "
-                             "into `$DATA_DIR/signing.key`.")
-    signing_keys_previous: str = Field("", description="Comma-separated retired signing keys "
-                                       "still accepted (key rotation).")
+    signing_key: str = Field(
+        "",
+        description="Secret for signed URLs. Default: generated once into `$DATA_DIR/signing.key`.",
+    )
+    signing_keys_previous: str = Field(
+        "", description="Comma-separated retired signing keys still accepted (key rotation)."
+    )
     host: str = Field("127.0.0.1", description="Listen address.")
     port: int = Field(8000, description="Listen port.")
-    public_url: str = Field("", description="Base URL in signed links. Default "
-                            "`http://HOST:PORT`.")
-    auth: Literal["on", "off"] = Field("on", description="`off` disables API keys "
-                                       "(local hacking only).")
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0,
-                         description="Worker processes. Default: the core count.")
+    public_url: str = Field("", description="Base URL in signed links. Default `http://HOST:PORT`.")
+    auth: Literal["on", "off"] = Field(
+        "on", description="`off` disables API keys (local hacking only)."
+    )
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=0,
+        description="Worker processes. Default: the core count.",
+    )
     max_upload_bytes: int = Field(50 * MiB, description="Largest accepted upload body.")
-    max_pixels: int = Field(100_000_000, description="Largest accepted width x height "
-                            "(decompression-bomb guard).")
+    max_pixels: int = Field(
+        100_000_000, description="Largest accepted width x height (decompression-bomb guard)."
+    )
     url_ttl: int = Field(3600, ge=1, description="Lifetime of signed URLs, seconds.")
     max_url_ttl: int = Field(7 * 24 * 3600, ge=1, description="Cap on `?ttl=`, seconds.")
-    max_receives: int = Field(5, ge=1, description="Deliveries before a message is "
-                              "dead-lettered.")
-    visibility_timeout: float = Field(60.0, gt=0, description="Seconds a claimed message "
-                                      "stays hidden before redelivery.")
-    retry_base_delay: float = Field(1.0, ge=0, description="First retry delay, seconds "
-                                    "(doubles per attempt).")
-    event_batch_size: int = Field(500, ge=1, le=10_000, description="Events the consumer "
-                                  "takes per batch.")
-    sentry_dsn: str = Field("", validation_alias=AliasChoices("IMAGELAKE_SENTRY_DSN",
-                            "SENTRY_DSN"), description="Report unhandled errors to Sentry "
-                            "(`SENTRY_DSN` works too).")
+    max_receives: int = Field(5, ge=1, description="Deliveries before a message is dead-lettered.")
+    visibility_timeout: float = Field(
+        60.0, gt=0, description="Seconds a claimed message stays hidden before redelivery."
+    )
+    retry_base_delay: float = Field(
+        1.0, ge=0, description="First retry delay, seconds (doubles per attempt)."
+    )
+    event_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Events the consumer takes per batch."
+    )
+    sentry_dsn: str = Field(
+        "",
+        validation_alias=AliasChoices("IMAGELAKE_SENTRY_DSN", "SENTRY_DSN"),
+        description="Report unhandled errors to Sentry (`SENTRY_DSN` works too).",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -139,13 +171,11 @@ class Settings(BaseSettings):
         path = self.data_dir / "signing.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(secrets.token_hex(32))
             tmp.chmod(0o600)
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.link(tmp, path)  # first writer wins when several processes start at once
-            except FileExistsError:
-                pass
             tmp.unlink(missing_ok=True)
         return path.read_text().strip().encode(), previous
 

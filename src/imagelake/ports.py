@@ -104,7 +104,9 @@ class Queue(Protocol):
 
     def send(self, bodies: Sequence[bytes]) -> None: ...  # durable when it returns
 
-    def receive(self, max_messages: int, visibility_timeout: float, wait: float = 0) -> list[Message]:
+    def receive(
+        self, max_messages: int, visibility_timeout: float, wait: float = 0
+    ) -> list[Message]:
         """Claim up to max_messages; unacked ones come back after visibility_timeout seconds."""
         ...
 

@@ -6,6 +6,10 @@ class ImagelakeError(Exception):
 
     code = "error"
 
+    def __init__(self, message: str, details: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details
+
 
 class NotFound(ImagelakeError):
     code = "not_found"

@@ -72,7 +72,7 @@ def validate_event(payload: object) -> ImageEvent:
     if not isinstance(payload, dict):
         raise InvalidEvent("an event must be a JSON object")
     name = payload.get("event_name")
-    if name not in EventName.__members__:
+    if not isinstance(name, str) or name not in EventName.__members__:
         known = ", ".join(EventName)
         raise InvalidEvent(f"unknown event_name {str(name)[:64]!r}; known: {known}")
     event_id = payload.get("event_id")
@@ -97,9 +97,7 @@ def parse_event(raw: bytes) -> ImageEvent:
     return validate_event(payload)
 
 
-def build_event(
-    name: EventName, user_id: str, image_id: str, at: datetime, **extra: Any
-) -> bytes:
+def build_event(name: EventName, user_id: str, image_id: str, at: datetime, **extra: Any) -> bytes:
     """Serialise an event the service emits itself."""
     payload = {
         "event_name": str(name),

@@ -1,0 +1,313 @@
+"""Catalog in one SQLite file (WAL): safe across threads and across worker processes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from imagelake.domain.errors import BackendError, Conflict, InvalidInput, NotFound
+from imagelake.domain.events import ImageStats, RequestRecord
+from imagelake.domain.images import ApiKey, Image, ImageStatus
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images (
+    image_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, content_type TEXT NOT NULL,
+    width INTEGER NOT NULL, height INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL,
+    failure_reason TEXT, thumbnails TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS images_by_created ON images (created_at, image_id);
+CREATE INDEX IF NOT EXISTS images_by_status ON images (status, created_at, image_id);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,
+    created_at TEXT NOT NULL, email TEXT, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS request_stats (
+    image_id TEXT PRIMARY KEY, request_count INTEGER NOT NULL,
+    first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL,
+    last_user_id TEXT NOT NULL, unique_users INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS stats_users (
+    image_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (image_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen_events (key TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS stats_users_count AFTER INSERT ON stats_users BEGIN
+    UPDATE request_stats SET unique_users = unique_users + 1 WHERE image_id = NEW.image_id;
+END;
+"""
+
+IMAGE_COLUMNS = (
+    "image_id, sha256, content_type, width, height, bytes, created_at, owner, status, "
+    "failure_reason, thumbnails"
+)
+KEY_COLUMNS = "key_id, key_hash, user_id, created_at, email, revoked"
+
+# Fold one image's batch into its row; the latest (timestamp, user) wins whatever the arrival order.
+UPSERT_STATS = """
+INSERT INTO request_stats
+    (image_id, request_count, first_requested_at, last_requested_at, last_user_id)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (image_id) DO UPDATE SET
+    request_count = request_count + excluded.request_count,
+    first_requested_at = min(first_requested_at, excluded.first_requested_at),
+    last_requested_at = max(last_requested_at, excluded.last_requested_at),
+    last_user_id = CASE
+        WHEN (excluded.last_requested_at, excluded.last_user_id) > (last_requested_at, last_user_id)
+        THEN excluded.last_user_id ELSE last_user_id END
+"""
+
+
+class SqliteCatalog:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._idle: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        # SQLite serialises writers anyway; queueing them here beats its sleep-and-retry.
+        self._write_lock = threading.Lock()
+        self._closed = False
+        with _translated():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with _translated(), self._connection() as conn:
+            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+
+    def add_image(self, image: Image) -> Image:
+        with self._write() as conn:
+            inserted = conn.execute(
+                f"INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
+                _image_row(image),
+            ).rowcount
+            if inserted:
+                return image
+            existing = _one_image(conn, "sha256 = ?", image.sha256)
+        if existing is None:
+            raise Conflict(f"image {image.image_id} already exists")
+        return existing
+
+    def get_image(self, image_id: str) -> Image:
+        with self._read() as conn:
+            image = _one_image(conn, "image_id = ?", image_id)
+        if image is None:
+            raise NotFound(f"no image {image_id}")
+        return image
+
+    def find_by_sha256(self, sha256: str) -> Image | None:
+        with self._read() as conn:
+            return _one_image(conn, "sha256 = ?", sha256)
+
+    def save_image(self, image: Image) -> None:
+        sets = ", ".join(f"{c} = ?" for c in IMAGE_COLUMNS.split(", ")[1:])
+        row = _image_row(image)
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"UPDATE images SET {sets} WHERE image_id = ?", (*row[1:], row[0])
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no image {image.image_id}")
+
+    def delete_image(self, image_id: str) -> None:
+        with self._write() as conn:
+            if conn.execute("DELETE FROM images WHERE image_id = ?", (image_id,)).rowcount == 0:
+                raise NotFound(f"no image {image_id}")
+
+    def list_images(self, limit: int, cursor: str | None) -> tuple[list[Image], str | None]:
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        after: tuple[str, ...] = _decode_cursor(cursor) if cursor else ()
+        where = "(created_at, image_id) < (?, ?)" if cursor else "1"
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE {where} "
+                "ORDER BY created_at DESC, image_id DESC LIMIT ?",
+                (*after, limit + 1),
+            ).fetchall()
+        page = [_image(row) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return page, None
+        return page, _encode_cursor(rows[limit - 1][6], rows[limit - 1][0])
+
+    def images_with_status(self, status: ImageStatus, limit: int) -> list[Image]:
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {IMAGE_COLUMNS} FROM images WHERE status = ? "
+                "ORDER BY created_at, image_id LIMIT ?",
+                (str(status), limit),
+            ).fetchall()
+        return [_image(row) for row in rows]
+
+    def add_key(self, key: ApiKey) -> None:
+        row = (key.key_id, key.key_hash, key.user_id, _iso(key.created_at), key.email, key.revoked)
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?,?,?,?,?,?)", row)
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
+            ).fetchone()
+        return None if row is None else _api_key(row)
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
+            ).fetchall()
+        return [_api_key(row) for row in rows]
+
+    def revoke_key(self, key_id: str) -> None:
+        with self._write() as conn:
+            sql = "UPDATE api_keys SET revoked = 1 WHERE key_id = ?"
+            if conn.execute(sql, (key_id,)).rowcount == 0:
+                raise NotFound(f"no API key {key_id}")
+
+    def record_requests(self, records: Sequence[RequestRecord]) -> int:
+        batch = {r.key: r for r in reversed(records)}  # the first of duplicate keys wins
+        if not batch:
+            return 0
+        with self._write() as conn:
+            seen = conn.execute(
+                "SELECT key FROM seen_events WHERE key IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(batch)),),
+            ).fetchall()
+            for (key,) in seen:
+                del batch[key]
+            conn.executemany("INSERT INTO seen_events (key) VALUES (?)", [(k,) for k in batch])
+            conn.executemany(UPSERT_STATS, _fold(batch.values()))
+            users = {(r.image_id, r.user_id) for r in batch.values()}
+            conn.executemany("INSERT OR IGNORE INTO stats_users VALUES (?, ?)", users)
+        return len(batch)
+
+    def get_stats(self, image_id: str) -> ImageStats:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT image_id, request_count, unique_users, first_requested_at, "
+                "last_requested_at, last_user_id FROM request_stats WHERE image_id = ?",
+                (image_id,),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no requests recorded for image {image_id}")
+        return ImageStats(row[0], row[1], row[2], _dt(row[3]), _dt(row[4]), row[5])
+
+    def close(self) -> None:
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with _translated(), self._connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with _translated(), self._write_lock, self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._pool_lock:
+            if self._closed:
+                raise BackendError("the catalog is closed")
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = _connect(self._path)
+        try:
+            yield conn
+        finally:
+            with self._pool_lock:
+                keep = not self._closed and not conn.in_transaction
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise Conflict(f"catalog constraint violated: {exc}") from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise BackendError(f"catalog database error: {exc}") from exc
+
+
+def _fold(records: Iterable[RequestRecord]) -> list[tuple[str, int, str, str, str]]:
+    rows: dict[str, tuple[str, int, str, str, str]] = {}
+    for r in records:
+        at = _iso(r.timestamp)
+        _, count, first, last, user = rows.get(r.image_id, (r.image_id, 0, at, at, r.user_id))
+        last, user = max((last, user), (at, r.user_id))
+        rows[r.image_id] = (r.image_id, count + 1, min(first, at), last, user)
+    return list(rows.values())
+
+
+def _one_image(conn: sqlite3.Connection, where: str, value: str) -> Image | None:
+    row = conn.execute(f"SELECT {IMAGE_COLUMNS} FROM images WHERE {where}", (value,)).fetchone()
+    return None if row is None else _image(row)
+
+
+def _image_row(image: Image) -> tuple[Any, ...]:
+    thumbnails = json.dumps({str(size): key for size, key in image.thumbnails.items()})
+    return (
+        image.image_id, image.sha256, image.content_type, image.width, image.height,
+        image.bytes, _iso(image.created_at), image.owner, str(image.status),
+        image.failure_reason, thumbnails,
+    )  # fmt: skip
+
+
+def _image(row: Sequence[Any]) -> Image:
+    thumbnails = {int(size): key for size, key in json.loads(row[10]).items()}
+    return Image(
+        image_id=row[0], sha256=row[1], content_type=row[2], width=row[3], height=row[4],
+        bytes=row[5], created_at=_dt(row[6]), owner=row[7], status=ImageStatus(row[8]),
+        failure_reason=row[9], thumbnails=thumbnails,
+    )  # fmt: skip
+
+
+def _api_key(row: Sequence[Any]) -> ApiKey:
+    return ApiKey(row[0], row[1], row[2], _dt(row[3]), row[4], bool(row[5]))
+
+
+def _iso(at: datetime) -> str:
+    """Fixed-width UTC text, so that string order is time order."""
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _encode_cursor(created_at: str, image_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at}|{image_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        created_at, image_id = base64.urlsafe_b64decode(cursor).decode().split("|", 1)
+        return _iso(datetime.fromisoformat(created_at)), image_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("invalid cursor") from None

@@ -1,0 +1,128 @@
+"""ImageEngine on libvips: header-only probes, and every thumbnail size from one decode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyvips
+
+from imagelake.domain.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
+from imagelake.domain.images import ImageInfo, ThumbnailSpec
+from imagelake.domain.sniff import SNIFF_BYTES, sniff_content_type
+
+# The content types each libvips loader may legitimately be handed.
+_LOADER_TYPES = {
+    "jpegload": {"image/jpeg"},
+    "pngload": {"image/png"},
+    "gifload": {"image/gif"},
+    "webpload": {"image/webp"},
+    "tiffload": {"image/tiff"},
+    "heifload": {"image/avif", "image/heic"},
+}
+# The pyvips-binary libheif decodes AV1 only: HEVC (libde265) is not bundled, so a HEIC
+# holding HEVC would pass the header read and fail at decode. Refuse it up front.
+HEIF_CODECS = frozenset({"av1"})
+_WHITE = [255.0, 255.0, 255.0]
+
+
+def _reason(exc: pyvips.Error) -> str:
+    """The root cause from libvips' error log, without its generic wrapper lines."""
+    lines = [line.strip() for line in str(exc.detail or "").splitlines()]
+    useful = [
+        line
+        for line in lines
+        if line and not line.startswith("source:") and not line.endswith("load error")
+    ]
+    return (useful[0] if useful else str(exc.message))[:200]
+
+
+class VipsEngine:
+    def __init__(self, max_pixels: int, threads: int | None = None) -> None:
+        # Caching operations would keep references to whole uploaded originals.
+        pyvips.cache_set_max(0)
+        if threads is not None:
+            pyvips.concurrency_set(threads)
+        self.max_pixels = max_pixels
+
+    def probe(self, data: bytes) -> ImageInfo:
+        content_type = sniff_content_type(data[:SNIFF_BYTES])
+        try:
+            header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+            loader = str(header.get("vips-loader")).split("_")[0]
+            codec = str(header.get("heif-compression")) if loader == "heifload" else ""
+            orientation = int(header.get("orientation")) if header.get_typeof("orientation") else 1
+            page_height = int(header.get("page-height")) if header.get_typeof("page-height") else 0
+            width, height = int(header.width), page_height or int(header.height)
+        except pyvips.Error as exc:
+            raise CorruptImage(f"cannot read the {content_type} header: {_reason(exc)}") from exc
+        if content_type not in _LOADER_TYPES.get(loader, set()):
+            raise UnsupportedMediaType(f"{content_type} data was read as {loader}: not supported")
+        if codec and codec not in HEIF_CODECS:
+            raise UnsupportedMediaType(f"{content_type} compressed with {codec} is not supported")
+        if orientation in (5, 6, 7, 8):
+            width, height = height, width
+        if width * height > self.max_pixels:
+            raise ImageTooLarge(
+                f"{width}x{height} is {width * height} pixels; the limit is {self.max_pixels}"
+            )
+        return ImageInfo(content_type=content_type, width=width, height=height)
+
+    def thumbnails(self, data: bytes, spec: ThumbnailSpec) -> dict[int, bytes]:
+        self.probe(data)
+        largest = max(spec.sizes)
+        try:
+            image = pyvips.Image.thumbnail_buffer(
+                data,
+                largest,
+                height=largest,
+                size="down",
+                # The fail_on keyword is ignored by thumbnail_buffer; the loader option is not.
+                option_string="fail_on=error",
+                output_profile="srgb",
+            )
+            # Render once: every smaller size is resized from these pixels, not decoded again.
+            image = _as_srgb(image, flatten=spec.format == "jpeg").copy_memory()
+            return {size: _encode(_fit(image, size), spec) for size in spec.sizes}
+        except pyvips.Error as exc:
+            if "not been built in" in str(exc.detail):
+                raise UnsupportedMediaType(f"cannot decode this image: {_reason(exc)}") from exc
+            raise CorruptImage(f"cannot decode the image: {_reason(exc)}") from exc
+
+
+def _as_srgb(image: Any, flatten: bool) -> Any:
+    if image.interpretation != "srgb" or image.format != "uchar":
+        image = image.colourspace("srgb")
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    if flatten and image.hasalpha():
+        image = image.flatten(background=_WHITE)
+    return image
+
+
+def _fit(image: Any, size: int) -> Any:
+    """Resize so the long side is exactly `size`; never enlarge."""
+    width, height = int(image.width), int(image.height)
+    long_side = max(width, height)
+    if size >= long_side:
+        return image
+    scale = size / long_side
+    # Pick each axis' scale from the rounded target so libvips cannot land one pixel off.
+    target_w = size if width == long_side else max(1, round(width * scale))
+    target_h = size if height == long_side else max(1, round(height * scale))
+    alpha = image.hasalpha()
+    if alpha:
+        image = image.premultiply()
+    image = image.resize(target_w / width, vscale=target_h / height)
+    if alpha:
+        image = image.unpremultiply().cast("uchar")
+    return image
+
+
+def _encode(image: Any, spec: ThumbnailSpec) -> bytes:
+    if spec.format == "jpeg":
+        return bytes(image.jpegsave_buffer(Q=spec.quality, keep="none", optimize_coding=True))
+    if spec.format == "webp":
+        return bytes(image.webpsave_buffer(Q=spec.quality, keep="none"))
+    if spec.format == "avif":
+        return bytes(image.heifsave_buffer(Q=spec.quality, keep="none", compression="av1"))
+    raise ValueError(f"unknown thumbnail format {spec.format!r}")

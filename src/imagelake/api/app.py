@@ -1,0 +1,26 @@
+"""The FastAPI application over a set of wired services."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from imagelake import __version__
+from imagelake.api import errors, routes_events, routes_files, routes_images, routes_system
+from imagelake.api.limits import BodyLimitMiddleware
+from imagelake.bootstrap import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="imagelake",
+        version=__version__,
+        description="Images in, thumbnails and signed URLs out; every request counted.",
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(routes_images.router)
+    app.include_router(routes_events.router)
+    app.include_router(routes_files.router)
+    app.include_router(routes_system.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.container.settings.max_upload_bytes)
+    return app

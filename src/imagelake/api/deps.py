@@ -1,0 +1,33 @@
+"""Request dependencies: the wired services and the caller's identity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from imagelake.bootstrap import Services
+from imagelake.domain.images import ApiKey, utcnow
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+ANONYMOUS = ApiKey(key_id="-", key_hash="-", user_id="anonymous", created_at=utcnow())
+
+
+async def current_key(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> ApiKey:
+    if services.container.settings.auth == "off":
+        return ANONYMOUS
+    return await run_in_threadpool(services.keys.authenticate, authorization)
+
+
+CallerDep = Annotated[ApiKey, Depends(current_key)]

@@ -1,0 +1,95 @@
+"""Process-level entrypoints: the server, the workers, a one-shot set of services."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from rich.console import Console
+
+from imagelake.bootstrap import Services, build, services
+from imagelake.config import Settings
+from imagelake.observability import init_sentry, setup_logging
+from imagelake.worker import WorkerPool
+
+
+@contextmanager
+def open_services(settings: Settings) -> Iterator[Services]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    container = build(settings)
+    try:
+        yield services(container)
+    finally:
+        container.close()
+
+
+def _banner(settings: Settings, token: str | None) -> None:
+    out = Console(highlight=False)
+    base = settings.base_url
+    out.print(
+        f"\n[bold green]imagelake[/] is running on [bold]{base}[/] "
+        f"(API docs: {base}/docs, dashboard: {base}/)"
+    )
+    auth = ""
+    if settings.auth == "on":
+        if token:
+            out.print(
+                "First start: an API key was created for user [bold]admin[/]. "
+                "It is shown only once:"
+            )
+            out.print(f"  [bold yellow]{token}[/]")
+            auth = f'-H "Authorization: Bearer {token}" '
+        else:
+            out.print("Use an API key (`imagelake keys create --user NAME` makes one).")
+            auth = '-H "Authorization: Bearer $IMAGELAKE_API_KEY" '
+    out.print("Upload a photo:")
+    out.print(
+        f"  curl {auth}-H 'Content-Type: image/jpeg' --data-binary @photo.jpg {base}/images",
+        soft_wrap=True,
+    )
+    out.print("Then fetch it: curl " + auth + f"{base}/images/IMAGE_ID\n", soft_wrap=True)
+
+
+def run_server(settings: Settings) -> None:
+    import uvicorn
+
+    from imagelake.api.app import create_app
+
+    setup_logging()
+    init_sentry(settings, "api")
+    with open_services(settings) as wired:
+        token = None
+        if settings.auth == "on" and not wired.keys.has_keys():
+            _, token = wired.keys.create("admin")
+        wired.thumbnails.recover()
+        pool = WorkerPool(settings, settings.workers)
+        pool.start()
+        _banner(settings, token)
+        try:
+            uvicorn.run(
+                create_app(wired),
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                timeout_graceful_shutdown=5,
+            )
+        finally:
+            pool.stop()
+
+
+def run_workers(settings: Settings) -> None:
+    setup_logging()
+    pool = WorkerPool(settings, max(1, settings.workers))
+    done = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    pool.start()
+    done.wait()
+    pool.stop()

@@ -1,0 +1,24 @@
+"""Logging and error reporting set-up shared by every entrypoint."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from imagelake.config import Settings
+
+
+def setup_logging() -> None:
+    level = os.environ.get("IMAGELAKE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def init_sentry(settings: Settings, component: str) -> bool:
+    """Report unhandled errors to Sentry when a DSN is configured."""
+    if not settings.sentry_dsn:
+        return False
+    import sentry_sdk
+
+    sentry_sdk.init(dsn=settings.sentry_dsn, server_name=component, traces_sample_rate=0.0)
+    sentry_sdk.set_tag("component", component)
+    return True

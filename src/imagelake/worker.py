@@ -1,0 +1,84 @@
+"""The consumer loop of the embedded and container shapes: one process per worker."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from multiprocessing.synchronize import Event
+
+from imagelake.config import Settings
+
+log = logging.getLogger(__name__)
+
+IDLE_SLEEP = 0.05
+
+
+def consume(consumers: list[Callable[[], int]], stop: Callable[[], bool]) -> None:
+    """Poll every consumer in turn until stop() says so; nap only when all were idle."""
+    while not stop():
+        handled = 0
+        for run_once in consumers:
+            try:
+                handled += run_once()
+            except Exception:  # a broken backend must not kill the worker: log and go on
+                log.exception("consumer step failed")
+                time.sleep(1.0)
+        if not handled:
+            time.sleep(IDLE_SLEEP)
+
+
+def worker_main(settings: Settings, stop: Event, parent_pid: int) -> None:
+    """Entry of one worker process: build its own adapters, then consume until told to stop."""
+    from imagelake.bootstrap import build, services
+    from imagelake.observability import init_sentry, setup_logging
+
+    setup_logging()
+    init_sentry(settings, "worker")
+    container = build(settings)
+    wired = services(container)
+    consumers: list[Callable[[], int]] = [
+        lambda: wired.thumbnail_jobs.run_once(wait=0),
+        lambda: wired.monitor.run_once(wait=0),
+    ]
+
+    def should_stop() -> bool:
+        return stop.is_set() or os.getppid() != parent_pid  # parent gone: exit with it
+
+    try:
+        consume(consumers, should_stop)
+    finally:
+        container.close()
+
+
+class WorkerPool:
+    """N worker processes: real parallelism, each with its own libvips and connections."""
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        self._ctx = multiprocessing.get_context("spawn")
+        self._stop = self._ctx.Event()
+        self._settings = settings
+        self._count = count
+        self._procs: list[multiprocessing.process.BaseProcess] = []
+
+    def start(self) -> None:
+        for i in range(self._count):
+            proc = self._ctx.Process(
+                target=worker_main,
+                args=(self._settings, self._stop, os.getpid()),
+                name=f"imagelake-worker-{i}",
+                daemon=True,
+            )
+            proc.start()
+            self._procs.append(proc)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for proc in self._procs:
+            proc.join(max(0.1, deadline - time.monotonic()))
+            if proc.is_alive():
+                proc.terminate()
+        self._procs.clear()
