@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from moto_server import MotoServer
+from tests.moto_server import MotoServer
 
 AWS_TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

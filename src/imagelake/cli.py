@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from imagelake.cli_ops import dlq_app, events_app
 from imagelake.config import Settings, settings_markdown
 
 app = typer.Typer(
@@ -19,6 +20,8 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(events_app, name="events")
+app.add_typer(dlq_app, name="dlq")
 err = Console(stderr=True)
 
 

@@ -130,7 +130,7 @@ class MemoryCatalog:
         with self._lock:
             if key.key_id in self._keys or self._find_key(key.key_hash):
                 raise Conflict(f"API key {key.key_id} already exists")
-            self._keys[key.key_id] = key
+            self._keys[key.key_id] = dataclasses.replace(key, created_at=_utc(key.created_at))
 
     def find_key(self, key_hash: str) -> ApiKey | None:
         with self._lock:
@@ -138,7 +138,7 @@ class MemoryCatalog:
 
     def list_keys(self) -> list[ApiKey]:
         with self._lock:
-            return sorted(self._keys.values(), key=lambda k: (_utc(k.created_at), k.key_id))
+            return sorted(self._keys.values(), key=lambda k: (k.created_at, k.key_id))
 
     def revoke_key(self, key_id: str) -> None:
         with self._lock:
@@ -319,7 +319,10 @@ def _utc(at: datetime) -> datetime:
 
 
 def _copy(image: Image) -> Image:
-    return dataclasses.replace(image, thumbnails=dict(image.thumbnails))
+    """A private copy, in UTC like every other catalog returns."""
+    return dataclasses.replace(
+        image, created_at=_utc(image.created_at), thumbnails=dict(image.thumbnails)
+    )
 
 
 def _newest_first(image: Image) -> tuple[datetime, str]:

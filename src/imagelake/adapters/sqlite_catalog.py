@@ -7,6 +7,7 @@ import binascii
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,14 +32,11 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE TABLE IF NOT EXISTS request_stats (
     image_id TEXT PRIMARY KEY, request_count INTEGER NOT NULL,
     first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL,
-    last_user_id TEXT NOT NULL, unique_users INTEGER NOT NULL DEFAULT 0);
+    last_user_id TEXT NOT NULL, unique_users INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS stats_users (
     image_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (image_id, user_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen_events (key TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS stats_users_count AFTER INSERT ON stats_users BEGIN
-    UPDATE request_stats SET unique_users = unique_users + 1 WHERE image_id = NEW.image_id;
-END;
 """
 
 IMAGE_COLUMNS = (
@@ -47,13 +45,25 @@ IMAGE_COLUMNS = (
 )
 KEY_COLUMNS = "key_id, key_hash, user_id, created_at, email, revoked"
 
+# Both return only the rows they add: the events not seen before, the users new to an image.
+INSERT_SEEN = """
+INSERT INTO seen_events (key) SELECT value FROM json_each(?) WHERE true
+ON CONFLICT DO NOTHING RETURNING key
+"""
+INSERT_USERS = """
+INSERT INTO stats_users (image_id, user_id)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) WHERE true
+ON CONFLICT DO NOTHING RETURNING image_id
+"""
+
 # Fold one image's batch into its row; the latest (timestamp, user) wins whatever the arrival order.
 UPSERT_STATS = """
 INSERT INTO request_stats
-    (image_id, request_count, first_requested_at, last_requested_at, last_user_id)
-VALUES (?, ?, ?, ?, ?)
+    (image_id, request_count, first_requested_at, last_requested_at, last_user_id, unique_users)
+VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (image_id) DO UPDATE SET
     request_count = request_count + excluded.request_count,
+    unique_users = unique_users + excluded.unique_users,
     first_requested_at = min(first_requested_at, excluded.first_requested_at),
     last_requested_at = max(last_requested_at, excluded.last_requested_at),
     last_user_id = CASE
@@ -76,14 +86,15 @@ class SqliteCatalog:
             conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
 
     def add_image(self, image: Image) -> Image:
+        row = _image_row(image)
         with self._write() as conn:
             inserted = conn.execute(
                 f"INSERT INTO images ({IMAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT DO NOTHING",
-                _image_row(image),
+                row,
             ).rowcount
             if inserted:
-                return image
+                return _image(row)
             existing = _one_image(conn, "sha256 = ?", image.sha256)
         if existing is None:
             raise Conflict(f"image {image.image_id} already exists")
@@ -170,17 +181,13 @@ class SqliteCatalog:
         if not batch:
             return 0
         with self._write() as conn:
-            seen = conn.execute(
-                "SELECT key FROM seen_events WHERE key IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(batch)),),
-            ).fetchall()
-            for (key,) in seen:
-                del batch[key]
-            conn.executemany("INSERT INTO seen_events (key) VALUES (?)", [(k,) for k in batch])
-            conn.executemany(UPSERT_STATS, _fold(batch.values()))
-            users = {(r.image_id, r.user_id) for r in batch.values()}
-            conn.executemany("INSERT OR IGNORE INTO stats_users VALUES (?, ?)", users)
-        return len(batch)
+            keys = conn.execute(INSERT_SEEN, (json.dumps(list(batch)),)).fetchall()
+            fresh = [batch[key] for (key,) in keys]
+            if fresh:
+                pairs = json.dumps(list({(r.image_id, r.user_id) for r in fresh}))
+                new_users = Counter(i for (i,) in conn.execute(INSERT_USERS, (pairs,)))
+                conn.executemany(UPSERT_STATS, _fold(fresh, new_users))
+        return len(fresh)
 
     def get_stats(self, image_id: str) -> ImageStats:
         with self._read() as conn:
@@ -254,14 +261,18 @@ def _translated() -> Iterator[None]:
         raise BackendError(f"catalog database error: {exc}") from exc
 
 
-def _fold(records: Iterable[RequestRecord]) -> list[tuple[str, int, str, str, str]]:
-    rows: dict[str, tuple[str, int, str, str, str]] = {}
+def _fold(records: Iterable[RequestRecord], new_users: Counter[str]) -> list[tuple[Any, ...]]:
+    """One stats row per image; only the extremes get formatted, as formatting is the slow part."""
+    folded: dict[str, tuple[int, datetime, datetime, str]] = {}
     for r in records:
-        at = _iso(r.timestamp)
-        _, count, first, last, user = rows.get(r.image_id, (r.image_id, 0, at, at, r.user_id))
+        at = r.timestamp if r.timestamp.tzinfo else r.timestamp.replace(tzinfo=UTC)
+        count, first, last, user = folded.get(r.image_id, (0, at, at, r.user_id))
         last, user = max((last, user), (at, r.user_id))
-        rows[r.image_id] = (r.image_id, count + 1, min(first, at), last, user)
-    return list(rows.values())
+        folded[r.image_id] = (count + 1, min(first, at), last, user)
+    return [
+        (image_id, count, _iso(first), _iso(last), user, new_users[image_id])
+        for image_id, (count, first, last, user) in folded.items()
+    ]
 
 
 def _one_image(conn: sqlite3.Connection, where: str, value: str) -> Image | None:

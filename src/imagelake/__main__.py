@@ -1,0 +1,3 @@
+from imagelake.cli import main
+
+main()

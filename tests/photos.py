@@ -1,0 +1,171 @@
+"""Real photographs for tests and benchmarks, built from the files scikit-image ships.
+
+Nothing is downloaded: the sources are the PNG/JPEG files inside the installed
+`skimage/data` package directory, re-encoded at run time with pyvips.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from importlib.resources import files
+from pathlib import Path
+
+import pyvips
+
+# Colour photographs bundled with scikit-image (name -> file).
+PHOTOS = {
+    "astronaut": "astronaut.png",
+    "coffee": "coffee.png",
+    "chelsea": "chelsea.png",
+    "rocket": "rocket.jpg",
+    "motorcycle": "motorcycle_left.png",
+    "retina": "retina.jpg",
+    "hubble": "hubble_deep_field.jpg",
+    "ihc": "ihc.png",
+    "camera": "camera.png",  # greyscale
+    "horse": "horse.png",  # RGBA
+    "logo": "logo.png",  # RGBA graphic
+}
+FORMATS = ("jpeg", "png", "webp", "gif", "tiff", "avif", "heic")
+
+
+def photo_path(name: str) -> Path:
+    """The bundled file behind a photo name."""
+    return Path(str(files("skimage") / "data" / PHOTOS[name]))
+
+
+def load_photo(name: str = "astronaut", scale: float = 1.0) -> pyvips.Image:
+    image = pyvips.Image.new_from_file(str(photo_path(name)))
+    if scale != 1.0:
+        image = image.resize(scale, kernel="lanczos3")
+    return image
+
+
+def encode(image: pyvips.Image, fmt: str = "jpeg", quality: int = 90) -> bytes:
+    """Encode with every metadata item kept (EXIF, ICC) unless the format has none."""
+    if fmt == "jpeg":
+        return bytes(image.jpegsave_buffer(Q=quality))
+    if fmt == "png":
+        return bytes(image.pngsave_buffer(compression=6))
+    if fmt == "webp":
+        return bytes(image.webpsave_buffer(Q=quality))
+    if fmt == "gif":
+        return bytes(image.gifsave_buffer())
+    if fmt == "tiff":
+        return bytes(image.tiffsave_buffer(compression="deflate"))
+    if fmt in ("avif", "heic"):
+        codec = "av1" if fmt == "avif" else "hevc"
+        return bytes(image.heifsave_buffer(Q=quality, compression=codec))
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def can_encode(fmt: str) -> bool:
+    """Whether this libvips build writes `fmt` (HEIC needs an HEVC encoder, often missing)."""
+    try:
+        encode(pyvips.Image.black(8, 8, bands=3), fmt)
+    except pyvips.Error:
+        return False
+    return True
+
+
+def photo_bytes(
+    name: str = "astronaut", fmt: str = "jpeg", scale: float = 1.0, quality: int = 90
+) -> bytes:
+    """A real photo, optionally rescaled, encoded as `fmt`."""
+    return encode(load_photo(name, scale), fmt, quality)
+
+
+def oriented(image: pyvips.Image, orientation: int) -> pyvips.Image:
+    """A copy tagged with an EXIF orientation (1-8); the pixels are not moved."""
+    tagged = image.copy()
+    tagged.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    return tagged
+
+
+def large_photo_image(megapixels: float, name: str = "coffee", seed: int = 0) -> pyvips.Image:
+    """A camera-sized photo: a real photo upscaled to `megapixels`, with sensor-like noise.
+
+    The noise gives the file the entropy of a real camera JPEG, so decode costs are realistic.
+    """
+    image = load_photo(name)
+    if image.hasalpha():
+        image = image.flatten(background=[255, 255, 255])
+    if image.bands == 1:
+        image = image.colourspace("srgb")
+    scale = math.sqrt(megapixels * 1e6 / (image.width * image.height))
+    image = image.resize(scale, kernel="lanczos3")
+    noise = pyvips.Image.gaussnoise(image.width, image.height, sigma=3.0, mean=0.0, seed=seed)
+    return (image + noise).cast("uchar")
+
+
+def large_photo(
+    megapixels: float,
+    name: str = "coffee",
+    fmt: str = "jpeg",
+    seed: int = 0,
+    orientation: int | None = None,
+) -> bytes:
+    """`large_photo_image` encoded as `fmt` (JPEG at camera quality 90 by default)."""
+    image = large_photo_image(megapixels, name, seed)
+    if orientation is not None:
+        image = oriented(image, orientation)
+    return encode(image, fmt, quality=90)
+
+
+def decompression_bomb(fmt: str = "png", width: int = 30_000, height: int = 30_000) -> bytes:
+    """A few bytes whose header claims width x height pixels; the pixel data is missing.
+
+    Decoding the PNG or GIF fails, so refusing them for their size proves that only the
+    header was read. (A JPEG decoder pads the missing rows with grey instead of failing.)
+    """
+    if fmt == "png":
+        ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+        rows = _png_chunk(b"IDAT", zlib.compress(bytes(1024)))  # a sliver of the first row
+        return PNG_SIGNATURE + _png_chunk(b"IHDR", ihdr) + rows + _png_chunk(b"IEND", b"")
+    if fmt == "gif":
+        screen = struct.pack("<HHBBB", width, height, 0, 0, 0)
+        frame = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0)
+        return b"GIF89a" + screen + frame + b"\x02\x02\x44\x01\x00;"
+    if fmt == "jpeg":
+        small = bytes(pyvips.Image.black(16, 16, bands=3).jpegsave_buffer())
+        sof = small.index(b"\xff\xc0") + 5  # marker, length, precision, then height, width
+        return small[:sof] + struct.pack(">HH", height, width) + small[sof + 4 :]
+    raise ValueError(f"no decompression bomb for {fmt!r}")
+
+
+def hevc_heic(width: int = 64, height: int = 48) -> bytes:
+    """A HEIC whose image item is declared HEVC (its payload is AV1, so it never decodes).
+
+    Built from an AVIF by swapping the codec boxes, since few builds can encode HEVC.
+    """
+    avif = bytes(
+        pyvips.Image.black(width, height, bands=3).heifsave_buffer(compression="av1", keep="none")
+    )
+    av1c = avif.index(b"av1C") - 4
+    av1c_size = struct.unpack(">I", avif[av1c : av1c + 4])[0]
+    # HEVCDecoderConfigurationRecord: Main profile, level 3.1, 4:2:0, 8-bit, no NAL arrays.
+    record = bytes.fromhex("0101600000009000000000005df000fcfdf8f800000f00")
+    hvcc = struct.pack(">I4s", 8 + len(record), b"hvcC") + record
+    grow = len(hvcc) - av1c_size
+    data = bytearray(avif[:av1c] + hvcc + avif[av1c + av1c_size :])
+    for box in (b"meta", b"iprp", b"ipco"):  # the boxes that enclose hvcC
+        _add_u32(data, data.index(box) - 4, grow)
+    # iloc v0, 4-byte fields: the item's base offset points into mdat, which moved.
+    _add_u32(data, data.index(b"iloc") + 4 + 4 + 2 + 2 + 2 + 2, grow)
+    ftyp = struct.unpack(">I", data[:4])[0]
+    brands = bytes(data[:ftyp]).replace(b"avif", b"heic")
+    return brands + bytes(data[ftyp:]).replace(b"av01", b"hvc1")
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _add_u32(data: bytearray, offset: int, delta: int) -> None:
+    (value,) = struct.unpack_from(">I", data, offset)
+    struct.pack_into(">I", data, offset, value + delta)
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
