@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench deploy clean readme-config
+.PHONY: run test lint typecheck pytest browser bench deploy clean readme-config
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,16 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy src tests bench
 
-pytest: $(VENV)/.installed-test
+pytest: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest
+
+# Debian's chromium for the dashboard's browser tests (Playwright can't download its own here).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends chromium; }
 
 test: lint typecheck pytest
 

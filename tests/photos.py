@@ -57,7 +57,7 @@ def encode(image: pyvips.Image, fmt: str = "jpeg", quality: int = 90) -> bytes:
         return bytes(image.tiffsave_buffer(compression="deflate"))
     if fmt in ("avif", "heic"):
         codec = "av1" if fmt == "avif" else "hevc"
-        return bytes(image.heifsave_buffer(Q=quality, compression=codec))
+        return bytes(image.heifsave_buffer(Q=quality, compression=codec, effort=0))
     raise ValueError(f"unknown format {fmt!r}")
 
 

@@ -12,14 +12,16 @@ from imagelake.config import Settings
 from imagelake.domain.errors import ConfigError
 from imagelake.domain.signing import Signer
 from imagelake.ports import BlobStore, Catalog, ImageEngine, Notifier, Queue
+from imagelake.services.archive import EventArchiver
 from imagelake.services.images import ImageService
 from imagelake.services.ingest import IngestService
 from imagelake.services.intake import EventIntake
 from imagelake.services.jobs import ThumbnailJobConsumer
 from imagelake.services.keys import KeyService
-from imagelake.services.monitor import EventArchiver, EventConsumer, StatsStore
+from imagelake.services.monitor import EventConsumer, StatsStore
 from imagelake.services.requests import RequestRecorder
 from imagelake.services.thumbnails import ThumbnailService
+from imagelake.services.uploads import DirectUploads
 
 JOBS_QUEUE_NAME = "thumbnails"
 EVENTS_QUEUE_NAME = "events"
@@ -180,6 +182,7 @@ class Services:
     requests: RequestRecorder
     intake: EventIntake
     monitor: EventConsumer
+    uploads: DirectUploads
 
 
 def services(c: Container) -> Services:
@@ -197,9 +200,11 @@ def services(c: Container) -> Services:
         notify_ready=s.notify_on == "all",
         url_ttl=s.url_ttl,
     )
+    ingest = IngestService(c.blobs, c.catalog, c.jobs, c.events, c.engine, s.max_pixels)
     return Services(
         container=c,
-        ingest=IngestService(c.blobs, c.catalog, c.jobs, c.events, c.engine, s.max_pixels),
+        ingest=ingest,
+        uploads=DirectUploads(c.blobs, ingest, s.max_upload_bytes, s.url_ttl),
         images=ImageService(
             c.blobs, c.thumbnails, c.catalog, c.events, s.thumbnail_spec, s.url_ttl, s.max_url_ttl
         ),

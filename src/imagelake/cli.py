@@ -11,8 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from imagelake.cli_aws import aws_app
 from imagelake.cli_ops import dlq_app, events_app
 from imagelake.config import Settings, settings_markdown
+from imagelake.errors import ImagelakeError
 
 app = typer.Typer(
     help="imagelake: images in, thumbnails and signed URLs out, requests counted.",
@@ -22,6 +24,7 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(aws_app, name="aws")
 err = Console(stderr=True)
 
 
@@ -135,3 +138,6 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except ImagelakeError as exc:  # our own errors are messages for the user, not tracebacks
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     jobs_queue: str = Field(
         "",
         description="Thumbnail job queue, same schemes. "
-        "Default: the observer queue's database (embedded).",
+        "Default: the observer queue's database, or `<observer queue>-thumbnails` on SQS.",
     )
     notify: str = Field(
         "log://",
@@ -152,7 +152,11 @@ class Settings(BaseSettings):
 
     @property
     def jobs_queue_url(self) -> str:
-        return self.jobs_queue or self.queue_url
+        if self.jobs_queue:
+            return self.jobs_queue
+        if self.queue_url.startswith("sqs://"):  # one SQS queue per kind of message
+            return self.queue_url.rstrip("/") + "-thumbnails"
+        return self.queue_url
 
     @property
     def base_url(self) -> str:

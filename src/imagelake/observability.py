@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from imagelake.config import Settings
 
@@ -14,7 +15,7 @@ def setup_logging() -> None:
 
 
 def init_sentry(settings: Settings, component: str) -> bool:
-    """Report unhandled errors to Sentry when a DSN is configured."""
+    """Report unhandled errors (and ERROR log records) to Sentry when a DSN is configured."""
     if not settings.sentry_dsn:
         return False
     import sentry_sdk
@@ -22,3 +23,13 @@ def init_sentry(settings: Settings, component: str) -> bool:
     sentry_sdk.init(dsn=settings.sentry_dsn, server_name=component, traces_sample_rate=0.0)
     sentry_sdk.set_tag("component", component)
     return True
+
+
+def flush_sentry(timeout: float = 5.0) -> None:
+    """Send queued reports now: worker processes end without running atexit hooks."""
+    if "sentry_sdk" not in sys.modules:
+        return
+    import sentry_sdk
+
+    if sentry_sdk.is_initialized():
+        sentry_sdk.flush(timeout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from imagelake.domain.events import ImageStats, RequestRecord
 from imagelake.domain.images import ApiKey, Image, ImageInfo, ImageStatus, ThumbnailSpec
@@ -34,6 +34,15 @@ class BlobStore(Protocol):
     def list(self, prefix: str) -> Iterator[str]: ...  # keys under prefix, sorted
 
     def signed_url(self, key: str, ttl: int) -> str: ...
+
+
+@runtime_checkable
+class DirectUploadStore(Protocol):
+    """A store clients can upload into without passing the bytes through us (S3)."""
+
+    def presigned_post(
+        self, key: str, content_type: str, max_bytes: int, ttl: int
+    ) -> dict[str, Any]: ...  # {"url": ..., "fields": {...}}
 
 
 class ImageCatalog(Protocol):

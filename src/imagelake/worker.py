@@ -33,24 +33,30 @@ def consume(consumers: list[Callable[[], int]], stop: Callable[[], bool]) -> Non
 def worker_main(settings: Settings, stop: Event, parent_pid: int) -> None:
     """Entry of one worker process: build its own adapters, then consume until told to stop."""
     from imagelake.bootstrap import build, services
-    from imagelake.observability import init_sentry, setup_logging
+    from imagelake.observability import flush_sentry, init_sentry, setup_logging
 
     setup_logging()
     init_sentry(settings, "worker")
-    container = build(settings)
-    wired = services(container)
-    consumers: list[Callable[[], int]] = [
-        lambda: wired.thumbnail_jobs.run_once(wait=0),
-        lambda: wired.monitor.run_once(wait=0),
-    ]
 
     def should_stop() -> bool:
         return stop.is_set() or os.getppid() != parent_pid  # parent gone: exit with it
 
     try:
-        consume(consumers, should_stop)
+        container = build(settings)
+        try:
+            wired = services(container)
+            consumers: list[Callable[[], int]] = [
+                lambda: wired.thumbnail_jobs.run_once(wait=0),
+                lambda: wired.monitor.run_once(wait=0),
+            ]
+            consume(consumers, should_stop)
+        finally:
+            container.close()
+    except Exception:  # reported here: multiprocessing would print it and skip every hook
+        log.exception("worker %s stopped by an error", multiprocessing.current_process().name)
+        raise
     finally:
-        container.close()
+        flush_sentry()
 
 
 class WorkerPool:

@@ -115,7 +115,9 @@ class Service:
             self.proc.wait(5)
         self.proc = None
 
-    def wait_for(self, image_id: str, status: str = "ready", timeout: float = 60) -> dict[str, object]:
+    def wait_for(
+        self, image_id: str, status: str = "ready", timeout: float = 60
+    ) -> dict[str, object]:
         """Poll an image until it reaches status; fail with its last state otherwise."""
         deadline = time.monotonic() + timeout
         body: dict[str, object] = {}

@@ -7,22 +7,29 @@ an emulator -- and returns a fresh, empty adapter.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
+from imagelake.adapters.dynamodb import DynamoDBCatalog
 from imagelake.adapters.local import LocalBlobStore
 from imagelake.adapters.memory import MemoryBlobStore, MemoryCatalog, MemoryQueue
+from imagelake.adapters.s3 import S3BlobStore
 from imagelake.adapters.sqlite_catalog import SqliteCatalog
 from imagelake.adapters.sqlite_queue import SqliteQueue
+from imagelake.adapters.sqs import SqsQueue
 from imagelake.domain.signing import Signer
 from imagelake.ports import BlobStore, Catalog, Queue
 
-BACKENDS = ["memory", "embedded"]
+BACKENDS = ["memory", "embedded", "aws"]
 # Stores whose signed URLs are HMAC links that SIGNER can verify.
 HMAC_SIGNED_BACKENDS = ["memory", "embedded"]
+# Queues that ignore a stale receipt (one from before a redelivery). SQS does not promise
+# it (an old receipt handle "might" still delete the message) and moto does not check.
+FENCED_RECEIPT_BACKENDS = ["memory", "embedded"]
 
 BASE_URL = "http://imagelake.test"
 SIGNER = Signer(b"current-secret", (b"previous-secret",))
@@ -31,19 +38,54 @@ QUEUE_NAME = "contract"
 T = TypeVar("T")
 Factory = Callable[[Path, pytest.FixtureRequest], T]
 
+
+def aws_client(request: pytest.FixtureRequest, service: str) -> Any:
+    """A boto3 client talking to the session's moto server (or AWS_ENDPOINT_URL)."""
+    from imagelake.adapters.aws_clients import client
+
+    request.getfixturevalue("aws_endpoint")
+    return client(service)
+
+
+def unique_name(kind: str) -> str:
+    return f"contract-{kind}-{uuid.uuid4().hex[:16]}"
+
+
+def s3_blob_store(tmp_path: Path, request: pytest.FixtureRequest) -> BlobStore:
+    s3 = aws_client(request, "s3")
+    bucket = unique_name("bucket")
+    s3.create_bucket(Bucket=bucket)
+    return S3BlobStore(s3, bucket, prefix="store-prefix")  # keys must come back without it
+
+
+def dynamodb_catalog(tmp_path: Path, request: pytest.FixtureRequest) -> Catalog:
+    catalog = DynamoDBCatalog(aws_client(request, "dynamodb"), unique_name("catalog"))
+    catalog.provision()
+    return catalog
+
+
+def sqs_queue(tmp_path: Path, request: pytest.FixtureRequest) -> Queue:
+    queue = SqsQueue(aws_client(request, "sqs"), unique_name("queue"))
+    queue.provision(max_receives=10)  # above any receive count a contract test reaches
+    return queue
+
+
 BLOB_STORES: dict[str, Factory[BlobStore]] = {
     "memory": lambda tmp_path, request: MemoryBlobStore(BASE_URL, SIGNER),
     "embedded": lambda tmp_path, request: LocalBlobStore(tmp_path / "blobs", BASE_URL, SIGNER),
+    "aws": s3_blob_store,
 }
 
 CATALOGS: dict[str, Factory[Catalog]] = {
     "memory": lambda tmp_path, request: MemoryCatalog(),
     "embedded": lambda tmp_path, request: SqliteCatalog(tmp_path / "catalog.db"),
+    "aws": dynamodb_catalog,
 }
 
 QUEUES: dict[str, Factory[Queue]] = {
     "memory": lambda tmp_path, request: MemoryQueue(QUEUE_NAME),
     "embedded": lambda tmp_path, request: SqliteQueue(tmp_path / "queue.db", QUEUE_NAME),
+    "aws": sqs_queue,
 }
 
 
@@ -66,6 +108,13 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]
 
 @pytest.fixture(params=BACKENDS)
 def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue]:
+    adapter = QUEUES[request.param](tmp_path, request)
+    yield adapter
+    adapter.close()
+
+
+@pytest.fixture(params=FENCED_RECEIPT_BACKENDS)
+def fenced_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue]:
     adapter = QUEUES[request.param](tmp_path, request)
     yield adapter
     adapter.close()

@@ -225,6 +225,19 @@ def test_two_sqlite_catalogs_on_one_file_see_each_others_writes(tmp_path: Path) 
         second.close()
 
 
+def test_a_sqlite_batch_of_several_lookup_chunks_is_counted_once(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "c.db")
+    image_id = new_image_id()
+    records = [request(f"e{n}", image_id, f"u{n % 10}", n) for n in range(2500)]
+    try:
+        assert catalog.record_requests(records) == 2500
+        assert catalog.record_requests(records[::-1]) == 0
+        stats = catalog.get_stats(image_id)
+        assert (stats.request_count, stats.unique_users, stats.last_user_id) == (2500, 10, "u9")
+    finally:
+        catalog.close()
+
+
 def test_concurrent_sqlite_catalogs_count_each_event_once(tmp_path: Path) -> None:
     image_id = new_image_id()
     records = [request(f"e{n}", image_id, f"u{n % 7}", n) for n in range(400)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import pyvips
 
@@ -112,21 +114,29 @@ def test_small_images_are_never_upscaled(engine: VipsEngine) -> None:
     ]
 
 
-def test_all_sizes_come_from_one_decode(
-    engine: VipsEngine, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_more_sizes_cost_no_more_decodes(
+    engine: VipsEngine, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
-    calls: list[int] = []
-    real = pyvips.Image.thumbnail_buffer
+    loads: list[str] = []
+    for loader in ("new_from_buffer", "thumbnail_buffer"):
+        real = getattr(pyvips.Image, loader)
 
-    def counting(data: bytes, width: int, **options: object) -> pyvips.Image:
-        calls.append(width)
-        return real(data, width, **options)
+        def counting(
+            *args: object, _real: Callable[..., object] = real, _name: str = loader, **kw: object
+        ) -> object:
+            loads.append(_name)
+            return _real(*args, **kw)
 
-    monkeypatch.setattr(pyvips.Image, "thumbnail_buffer", counting)
+        monkeypatch.setattr(pyvips.Image, loader, staticmethod(counting))
+    data = photo_bytes("rocket", fmt)
 
-    engine.thumbnails(photo_bytes("rocket", "jpeg"), ThumbnailSpec(sizes=(128, 256, 512)))
+    engine.thumbnails(data, ThumbnailSpec(sizes=(512,)))
+    one = list(loads)
+    loads.clear()
+    engine.thumbnails(data, ThumbnailSpec(sizes=(128, 256, 512)))
 
-    assert calls == [512]
+    assert loads == one
 
 
 def half_dark(width: int = 300, height: int = 200) -> pyvips.Image:
@@ -295,3 +305,29 @@ def test_heic_that_libvips_cannot_decode_is_unsupported(engine: VipsEngine) -> N
         engine.probe(data)
     with pytest.raises(UnsupportedMediaType):
         engine.thumbnails(data, ThumbnailSpec())
+
+
+def test_embedded_colour_profile_is_applied_before_it_is_stripped(engine: VipsEngine) -> None:
+    red = pyvips.Image.black(64, 64).new_from_image([255, 0, 0]).cast("uchar")
+    p3 = red.copy(interpretation="srgb").icc_transform("p3", embedded=False)
+    data = bytes(p3.jpegsave_buffer(Q=95, keep="all"))
+    assert decode(data)[1].avg() > 30  # the stored P3 values are not sRGB red
+
+    thumb = decode(engine.thumbnails(data, ThumbnailSpec(sizes=(32,)))[32])
+
+    assert [round(thumb[band].avg()) for band in range(3)] == pytest.approx([255, 0, 0], abs=8)
+
+
+def test_transparent_pixels_do_not_bleed_into_smaller_sizes(engine: VipsEngine) -> None:
+    # Invisible green around an opaque red square: resizing without premultiplied
+    # alpha would smear the green into the square's edge.
+    colour = pyvips.Image.black(400, 400).new_from_image([0, 255, 0])
+    colour = colour.draw_rect([255, 0, 0], 100, 100, 200, 200, fill=True)
+    alpha = pyvips.Image.black(400, 400).draw_rect(255, 100, 100, 200, 200, fill=True)
+    rgba = colour.bandjoin(alpha).cast("uchar").copy(interpretation="srgb")
+    spec = ThumbnailSpec(sizes=(37, 400), format="webp", quality=100)
+
+    small = decode(engine.thumbnails(bytes(rgba.pngsave_buffer()), spec)[37])
+
+    visible = small[3] > 64
+    assert (visible.ifthenelse(small[1], 0)).max() < 40

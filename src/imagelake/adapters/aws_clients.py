@@ -54,6 +54,10 @@ def client(service: str) -> Any:
     )
 
 
+# A forked worker must not share the parent's connection pools.
+os.register_at_fork(after_in_child=client.cache_clear)
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 

@@ -147,7 +147,7 @@ def image_item(image: Image) -> Item:
         "width": n(image.width),
         "height": n(image.height),
         "bytes": n(image.bytes),
-        "created_at": s(image.created_at.isoformat()),
+        "created_at": s(utc(image.created_at).isoformat()),
         "owner": s(image.owner),
         "status": s(str(image.status)),
         "thumbnails": {"M": {str(size): s(key) for size, key in image.thumbnails.items()}},
@@ -181,7 +181,7 @@ def key_item(key: ApiKey) -> Item:
         "key_id": s(key.key_id),
         "key_hash": s(key.key_hash),
         "user_id": s(key.user_id),
-        "created_at": s(key.created_at.isoformat()),
+        "created_at": s(utc(key.created_at).isoformat()),
         "revoked": {"BOOL": key.revoked},
     }
     if key.email is not None:

@@ -32,7 +32,9 @@ class MemoryBlobStore:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         validate_key(key)
         etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
-        meta = BlobMeta(key, len(data), content_type or content_type_for(key), etag, _now())
+        meta = BlobMeta(
+            key, len(data), content_type or content_type_for(key), etag, datetime.now(UTC)
+        )
         with self._lock:
             self._blobs[key] = (bytes(data), meta)
 
@@ -260,7 +262,9 @@ class MemoryQueue:
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         with self._lock:
-            ordered = sorted(self._dead.values(), key=_dead_order, reverse=True)
+            ordered = sorted(
+                self._dead.values(), key=lambda d: (d.dead_at, int(d.dead_letter_id)), reverse=True
+            )
         return ordered[:limit]
 
     def replay(self, dead_letter_id: str | None = None) -> int:
@@ -289,29 +293,17 @@ class MemoryQueue:
             now = time.time()
             visible = [m for m in self._messages.values() if m.visible_at <= now]
             visible.sort(key=lambda m: (m.visible_at, int(m.message_id)))
-            claimed = []
-            for stored in visible[:max_messages]:
-                stored.visible_at = now + visibility_timeout
-                stored.receive_count += 1
-                stored.receipt = secrets.token_hex(16)
-                claimed.append(
-                    Message(
-                        stored.message_id,
-                        stored.body,
-                        stored.receipt,
-                        stored.receive_count,
-                        stored.sent_at,
-                    )
-                )
-            return claimed
+            for m in visible[:max_messages]:
+                m.visible_at, m.receipt = now + visibility_timeout, secrets.token_hex(16)
+                m.receive_count += 1
+            return [
+                Message(m.message_id, m.body, m.receipt, m.receive_count, m.sent_at)
+                for m in visible[:max_messages]
+            ]
 
     def _held(self, message: Message) -> bool:
         stored = self._messages.get(message.message_id)
         return stored is not None and stored.receipt == message.receipt
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _utc(at: datetime) -> datetime:
@@ -327,10 +319,6 @@ def _copy(image: Image) -> Image:
 
 def _newest_first(image: Image) -> tuple[datetime, str]:
     return _utc(image.created_at), image.image_id
-
-
-def _dead_order(dead: DeadLetter) -> tuple[float, int]:
-    return dead.dead_at, int(dead.dead_letter_id)
 
 
 def _encode_cursor(created_at: datetime, image_id: str) -> str:

@@ -19,7 +19,13 @@ log = logging.getLogger("imagelake.notify")
 
 
 def _payload(n: Notification) -> dict[str, object]:
-    return {"subject": n.subject, "message": n.message, "kind": n.kind, "data": n.data}
+    return {
+        "subject": n.subject,
+        "message": n.message,
+        "kind": n.kind,
+        "data": n.data,
+        "recipient": n.recipient,
+    }
 
 
 class LogNotifier:
@@ -50,9 +56,11 @@ class WebhookNotifier:
 
     def notify(self, notification: Notification) -> None:
         last = ""
+        body = json.dumps(_payload(notification), default=str).encode()
+        headers = {"content-type": "application/json"}
         for attempt in range(self._attempts):
             try:
-                reply = httpx.post(self._url, json=_payload(notification), timeout=10)
+                reply = httpx.post(self._url, content=body, headers=headers, timeout=10)
                 if reply.status_code < 500:
                     if reply.status_code >= 400:
                         raise BackendError(f"webhook refused: HTTP {reply.status_code}")
@@ -60,7 +68,8 @@ class WebhookNotifier:
                 last = f"HTTP {reply.status_code}"
             except httpx.HTTPError as exc:
                 last = str(exc)
-            time.sleep(self._base_delay * 2**attempt)
+            if attempt + 1 < self._attempts:
+                time.sleep(self._base_delay * 2**attempt)
         raise BackendError(f"webhook failed after {self._attempts} attempts: {last}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,7 +18,8 @@ _NOT_SUBJECT = re.compile(r"[^\x20-\x7e]+")
 
 
 def subject_line(subject: str) -> str:
-    line = _NOT_SUBJECT.sub(" ", subject).strip()
+    ascii_only = unicodedata.normalize("NFKD", subject).encode("ascii", "ignore").decode()
+    line = " ".join(_NOT_SUBJECT.sub(" ", ascii_only).split())
     return line[:MAX_SUBJECT].rstrip() or "imagelake"
 
 

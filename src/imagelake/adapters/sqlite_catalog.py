@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,38 +32,30 @@ CREATE TABLE IF NOT EXISTS api_keys (
 CREATE TABLE IF NOT EXISTS request_stats (
     image_id TEXT PRIMARY KEY, request_count INTEGER NOT NULL,
     first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL,
-    last_user_id TEXT NOT NULL, unique_users INTEGER NOT NULL);
+    last_user_id TEXT NOT NULL, unique_users INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS stats_users (
     image_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (image_id, user_id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS seen_events (key TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen_events (key BLOB PRIMARY KEY) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS stats_users_count AFTER INSERT ON stats_users BEGIN
+    UPDATE request_stats SET unique_users = unique_users + 1 WHERE image_id = NEW.image_id;
+END;
 """
 
 IMAGE_COLUMNS = (
     "image_id, sha256, content_type, width, height, bytes, created_at, owner, status, "
     "failure_reason, thumbnails"
 )
+MAX_PARAMETERS = 999  # SQLite's lowest limit on bound parameters per statement
 KEY_COLUMNS = "key_id, key_hash, user_id, created_at, email, revoked"
-
-# Both return only the rows they add: the events not seen before, the users new to an image.
-INSERT_SEEN = """
-INSERT INTO seen_events (key) SELECT value FROM json_each(?) WHERE true
-ON CONFLICT DO NOTHING RETURNING key
-"""
-INSERT_USERS = """
-INSERT INTO stats_users (image_id, user_id)
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) WHERE true
-ON CONFLICT DO NOTHING RETURNING image_id
-"""
 
 # Fold one image's batch into its row; the latest (timestamp, user) wins whatever the arrival order.
 UPSERT_STATS = """
 INSERT INTO request_stats
-    (image_id, request_count, first_requested_at, last_requested_at, last_user_id, unique_users)
-VALUES (?, ?, ?, ?, ?, ?)
+    (image_id, request_count, first_requested_at, last_requested_at, last_user_id)
+VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (image_id) DO UPDATE SET
     request_count = request_count + excluded.request_count,
-    unique_users = unique_users + excluded.unique_users,
     first_requested_at = min(first_requested_at, excluded.first_requested_at),
     last_requested_at = max(last_requested_at, excluded.last_requested_at),
     last_user_id = CASE
@@ -177,17 +169,21 @@ class SqliteCatalog:
                 raise NotFound(f"no API key {key_id}")
 
     def record_requests(self, records: Sequence[RequestRecord]) -> int:
-        batch = {r.key: r for r in reversed(records)}  # the first of duplicate keys wins
+        batch = {_digest(r.key): r for r in reversed(records)}  # the first of duplicates wins
         if not batch:
             return 0
         with self._write() as conn:
-            keys = conn.execute(INSERT_SEEN, (json.dumps(list(batch)),)).fetchall()
-            fresh = [batch[key] for (key,) in keys]
-            if fresh:
-                pairs = json.dumps(list({(r.image_id, r.user_id) for r in fresh}))
-                new_users = Counter(i for (i,) in conn.execute(INSERT_USERS, (pairs,)))
-                conn.executemany(UPSERT_STATS, _fold(fresh, new_users))
-        return len(fresh)
+            keys = list(batch)
+            for start in range(0, len(keys), MAX_PARAMETERS):
+                chunk = keys[start : start + MAX_PARAMETERS]
+                sql = f"SELECT key FROM seen_events WHERE key IN ({','.join('?' * len(chunk))})"
+                for (key,) in conn.execute(sql, chunk).fetchall():
+                    del batch[key]
+            conn.executemany("INSERT INTO seen_events (key) VALUES (?)", [(k,) for k in batch])
+            conn.executemany(UPSERT_STATS, _fold(batch.values()))
+            users = {(r.image_id, r.user_id) for r in batch.values()}
+            conn.executemany("INSERT OR IGNORE INTO stats_users VALUES (?, ?)", users)
+        return len(batch)
 
     def get_stats(self, image_id: str) -> ImageStats:
         with self._read() as conn:
@@ -198,7 +194,14 @@ class SqliteCatalog:
             ).fetchone()
         if row is None:
             raise NotFound(f"no requests recorded for image {image_id}")
-        return ImageStats(row[0], row[1], row[2], _dt(row[3]), _dt(row[4]), row[5])
+        return ImageStats(
+            row[0],
+            row[1],
+            row[2],
+            datetime.fromisoformat(row[3]),
+            datetime.fromisoformat(row[4]),
+            row[5],
+        )
 
     def close(self) -> None:
         with self._pool_lock:
@@ -261,7 +264,7 @@ def _translated() -> Iterator[None]:
         raise BackendError(f"catalog database error: {exc}") from exc
 
 
-def _fold(records: Iterable[RequestRecord], new_users: Counter[str]) -> list[tuple[Any, ...]]:
+def _fold(records: Iterable[RequestRecord]) -> list[tuple[str, int, str, str, str]]:
     """One stats row per image; only the extremes get formatted, as formatting is the slow part."""
     folded: dict[str, tuple[int, datetime, datetime, str]] = {}
     for r in records:
@@ -270,9 +273,14 @@ def _fold(records: Iterable[RequestRecord], new_users: Counter[str]) -> list[tup
         last, user = max((last, user), (at, r.user_id))
         folded[r.image_id] = (count + 1, min(first, at), last, user)
     return [
-        (image_id, count, _iso(first), _iso(last), user, new_users[image_id])
+        (image_id, count, _iso(first), _iso(last), user)
         for image_id, (count, first, last, user) in folded.items()
     ]
+
+
+def _digest(key: str) -> bytes:
+    # A fixed 16-byte key keeps the ever-growing dedupe index small and cache-friendly.
+    return hashlib.blake2b(key.encode(), digest_size=16).digest()
 
 
 def _one_image(conn: sqlite3.Connection, where: str, value: str) -> Image | None:
@@ -293,23 +301,20 @@ def _image(row: Sequence[Any]) -> Image:
     thumbnails = {int(size): key for size, key in json.loads(row[10]).items()}
     return Image(
         image_id=row[0], sha256=row[1], content_type=row[2], width=row[3], height=row[4],
-        bytes=row[5], created_at=_dt(row[6]), owner=row[7], status=ImageStatus(row[8]),
-        failure_reason=row[9], thumbnails=thumbnails,
+        bytes=row[5], created_at=datetime.fromisoformat(row[6]), owner=row[7],
+        status=ImageStatus(row[8]), failure_reason=row[9], thumbnails=thumbnails,
     )  # fmt: skip
 
 
 def _api_key(row: Sequence[Any]) -> ApiKey:
-    return ApiKey(row[0], row[1], row[2], _dt(row[3]), row[4], bool(row[5]))
+    return ApiKey(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4], bool(row[5]))
 
 
 def _iso(at: datetime) -> str:
     """Fixed-width UTC text, so that string order is time order."""
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    if at.tzinfo is not UTC:
+        at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    return at.isoformat(timespec="microseconds")
 
 
 def _encode_cursor(created_at: str, image_id: str) -> str:

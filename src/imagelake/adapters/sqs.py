@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -29,9 +30,9 @@ MAX_WAIT = 20  # SQS's longest long poll
 SCAN_VISIBILITY = 60  # dead letters stay hidden this long while we page through them
 SCAN_CAP = 1000  # dead letters read to find the newest ones
 RETENTION = str(14 * 24 * 3600)
-STALE_RECEIPT = frozenset(
-    {"ReceiptHandleIsInvalid", "AWS.SimpleQueueService.MessageNotInflight", "InvalidParameterValue"}
-)
+STALE_RECEIPT = frozenset({"ReceiptHandleIsInvalid", "InvalidParameterValue"})
+# Visible again but not yet redelivered: the receipt is still the latest one.
+NOT_IN_FLIGHT = "AWS.SimpleQueueService.MessageNotInflight"
 NO_SUCH_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
 
@@ -63,14 +64,17 @@ class SqsQueue:
         if max_messages < 1 or visibility_timeout < 0:
             raise InvalidInput("max_messages must be >= 1 and visibility_timeout >= 0")
         messages: list[Message] = []
-        wait_seconds = min(math.ceil(max(wait, 0)), MAX_WAIT)
+        deadline = time.monotonic() + max(wait, 0)
         while len(messages) < max_messages:
             wanted = min(BATCH, max_messages - len(messages))
+            left = 0.0 if messages else deadline - time.monotonic()
+            wait_seconds = min(math.ceil(max(left, 0)), MAX_WAIT)
             batch = self._receive(self._url, wanted, _seconds(visibility_timeout), wait_seconds)
             messages.extend(to_message(raw) for raw in batch)
-            if len(batch) < wanted:
-                break  # the queue has nothing more to give right now
-            wait_seconds = 0
+            if not batch and left > MAX_WAIT:
+                continue  # one long poll is 20 s at most: keep waiting as asked
+            if len(batch) < wanted or visibility_timeout <= 0:
+                break  # nothing more to give now; or the next call would return the same
         return messages
 
     def ack(self, messages: Sequence[Message]) -> None:
@@ -86,7 +90,7 @@ class SqsQueue:
         # from being redelivered between the copy and the delete.
         if not self._hide(message.receipt, SCAN_VISIBILITY):
             return
-        self._send(self._dlq_url, [dead_letter_entry(message, reason)])
+        self._send(self._dlq_url, [dead_letter_entry(message, reason, time.time())])
         self._delete(self._url, [message.receipt])
 
     def depth(self) -> int:
@@ -216,6 +220,8 @@ class SqsQueue:
                 QueueUrl=self._url, ReceiptHandle=receipt, VisibilityTimeout=seconds
             )
         except ClientError as exc:
+            if error_code(exc) == NOT_IN_FLIGHT:
+                return True
             if error_code(exc) in STALE_RECEIPT:
                 return False
             raise translate(exc, f"change visibility in sqs queue {self.name}") from exc

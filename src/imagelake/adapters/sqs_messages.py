@@ -49,15 +49,16 @@ def string_attributes(**values: str) -> dict[str, Any]:
     return {k: {"DataType": "String", "StringValue": v} for k, v in values.items()}
 
 
-def dead_letter_entry(message: Message, reason: str) -> Entry:
+def dead_letter_entry(message: Message, reason: str, dead_at: float) -> Entry:
     """The DLQ copy of message: same body, plus why and when it died."""
     body, attributes = encode_body(message.body)
     attributes |= string_attributes(reason=reason[:4096] or "-", source_id=message.message_id)
-    attributes |= {
-        "attempts": {"DataType": "Number", "StringValue": str(message.receive_count)},
-        "sent_at": {"DataType": "Number", "StringValue": repr(message.sent_at)},
-    }
+    attributes |= _numbers(attempts=message.receive_count, sent_at=message.sent_at, dead_at=dead_at)
     return body, attributes
+
+
+def _numbers(**values: float) -> dict[str, Any]:
+    return {k: {"DataType": "Number", "StringValue": repr(v)} for k, v in values.items()}
 
 
 def replay_entry(raw: dict[str, Any]) -> Entry:
@@ -91,7 +92,8 @@ def to_dead_letter(raw: dict[str, Any], redrive_max_receives: int) -> DeadLetter
         reason=attributes["reason"]["StringValue"],
         attempts=int(attributes["attempts"]["StringValue"]),
         sent_at=float(attributes["sent_at"]["StringValue"]),
-        dead_at=dead_at,
+        # Our own clock to the microsecond: SentTimestamp's milliseconds can tie.
+        dead_at=float(attributes.get("dead_at", {}).get("StringValue", dead_at)),
     )
 
 

@@ -45,6 +45,23 @@ class VipsEngine:
         self.max_pixels = max_pixels
 
     def probe(self, data: bytes) -> ImageInfo:
+        return self._header(data)[0]
+
+    def thumbnails(self, data: bytes, spec: ThumbnailSpec) -> dict[int, bytes]:
+        info, has_profile = self._header(data)
+        try:
+            image = _decode(data, info, max(spec.sizes), has_profile)
+            # Render once: every smaller size is resized from these pixels, not decoded again.
+            image = _as_srgb(image, flatten=spec.format == "jpeg").copy_memory()
+            shape = (info.width, info.height)
+            return {size: _encode(_fit(image, size, shape), spec) for size in spec.sizes}
+        except pyvips.Error as exc:
+            if "not been built in" in str(exc.detail):
+                raise UnsupportedMediaType(f"cannot decode this image: {_reason(exc)}") from exc
+            raise CorruptImage(f"cannot decode the image: {_reason(exc)}") from exc
+
+    def _header(self, data: bytes) -> tuple[ImageInfo, bool]:
+        """What the header says, and whether it embeds an ICC profile; refuses bombs."""
         content_type = sniff_content_type(data[:SNIFF_BYTES])
         try:
             header = pyvips.Image.new_from_buffer(data, "", access="sequential")
@@ -53,6 +70,7 @@ class VipsEngine:
             orientation = int(header.get("orientation")) if header.get_typeof("orientation") else 1
             page_height = int(header.get("page-height")) if header.get_typeof("page-height") else 0
             width, height = int(header.width), page_height or int(header.height)
+            has_profile = bool(header.get_typeof("icc-profile-data"))
         except pyvips.Error as exc:
             raise CorruptImage(f"cannot read the {content_type} header: {_reason(exc)}") from exc
         if content_type not in _LOADER_TYPES.get(loader, set()):
@@ -65,28 +83,27 @@ class VipsEngine:
             raise ImageTooLarge(
                 f"{width}x{height} is {width * height} pixels; the limit is {self.max_pixels}"
             )
-        return ImageInfo(content_type=content_type, width=width, height=height)
+        return ImageInfo(content_type=content_type, width=width, height=height), has_profile
 
-    def thumbnails(self, data: bytes, spec: ThumbnailSpec) -> dict[int, bytes]:
-        self.probe(data)
-        largest = max(spec.sizes)
-        try:
-            image = pyvips.Image.thumbnail_buffer(
-                data,
-                largest,
-                height=largest,
-                size="down",
-                # The fail_on keyword is ignored by thumbnail_buffer; the loader option is not.
-                option_string="fail_on=error",
-                output_profile="srgb",
-            )
-            # Render once: every smaller size is resized from these pixels, not decoded again.
-            image = _as_srgb(image, flatten=spec.format == "jpeg").copy_memory()
-            return {size: _encode(_fit(image, size), spec) for size in spec.sizes}
-        except pyvips.Error as exc:
-            if "not been built in" in str(exc.detail):
-                raise UnsupportedMediaType(f"cannot decode this image: {_reason(exc)}") from exc
-            raise CorruptImage(f"cannot decode the image: {_reason(exc)}") from exc
+
+def _decode(data: bytes, info: ImageInfo, size: int, has_profile: bool) -> Any:
+    """Decode straight to about `size` on the long side, shrinking while loading if possible."""
+    # Building an ICC transform costs ~10-40 ms; most uploads have no profile and are sRGB.
+    options: dict[str, Any] = {"height": size, "size": "down"}
+    if has_profile:
+        options["output_profile"] = "srgb"
+    if info.content_type == "image/jpeg":
+        # libvips keeps a 2x margin above the target when it picks the DCT shrink; taking the
+        # largest factor that stays at or above the target (as sharp does) decodes 4x fewer
+        # pixels for most camera photos, and the final Lanczos step still sets the size.
+        factor = max(info.width, info.height) / size
+        shrink = next(s for s in (8, 4, 2, 1) if s <= max(factor, 1))
+        image = pyvips.Image.new_from_buffer(
+            data, "", shrink=shrink, fail_on="error", access="sequential"
+        )
+        return image.thumbnail_image(size, **options)
+    # The fail_on keyword is ignored by thumbnail_buffer; the loader option is not.
+    return pyvips.Image.thumbnail_buffer(data, size, option_string="fail_on=error", **options)
 
 
 def _as_srgb(image: Any, flatten: bool) -> Any:
@@ -99,16 +116,22 @@ def _as_srgb(image: Any, flatten: bool) -> Any:
     return image
 
 
-def _fit(image: Any, size: int) -> Any:
-    """Resize so the long side is exactly `size`; never enlarge."""
+def _fit(image: Any, size: int, shape: tuple[int, int]) -> Any:
+    """Resize so the long side is exactly `size`; never enlarge.
+
+    The short side comes from the original's `shape` (as displayed), not from the already
+    rounded intermediate, so every size keeps the original's aspect to the pixel.
+    """
     width, height = int(image.width), int(image.height)
-    long_side = max(width, height)
-    if size >= long_side:
-        return image
-    scale = size / long_side
+    original_w, original_h = shape
+    long_side = max(original_w, original_h)
+    scale = min(1.0, size / long_side)
     # Pick each axis' scale from the rounded target so libvips cannot land one pixel off.
-    target_w = size if width == long_side else max(1, round(width * scale))
-    target_h = size if height == long_side else max(1, round(height * scale))
+    target_w = min(size, original_w) if original_w == long_side else round(original_w * scale)
+    target_h = min(size, original_h) if original_h == long_side else round(original_h * scale)
+    target_w, target_h = max(1, target_w), max(1, target_h)
+    if (target_w, target_h) == (width, height):
+        return image
     alpha = image.hasalpha()
     if alpha:
         image = image.premultiply()
@@ -120,9 +143,12 @@ def _fit(image: Any, size: int) -> Any:
 
 def _encode(image: Any, spec: ThumbnailSpec) -> bytes:
     if spec.format == "jpeg":
-        return bytes(image.jpegsave_buffer(Q=spec.quality, keep="none", optimize_coding=True))
+        return bytes(image.jpegsave_buffer(Q=spec.quality, keep="none"))
     if spec.format == "webp":
         return bytes(image.webpsave_buffer(Q=spec.quality, keep="none"))
     if spec.format == "avif":
-        return bytes(image.heifsave_buffer(Q=spec.quality, keep="none", compression="av1"))
+        # Effort 2 encodes a 512 px AVIF in ~0.1 s; the default (4) takes ~2 s for 3% fewer bytes.
+        return bytes(
+            image.heifsave_buffer(Q=spec.quality, keep="none", compression="av1", effort=2)
+        )
     raise ValueError(f"unknown thumbnail format {spec.format!r}")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from imagelake import __version__
-from imagelake.api import errors, routes_events, routes_files, routes_images, routes_system
+from imagelake.api import (
+    errors,
+    routes_dashboard,
+    routes_events,
+    routes_files,
+    routes_images,
+    routes_system,
+    routes_uploads,
+)
 from imagelake.api.limits import BodyLimitMiddleware
 from imagelake.bootstrap import Services
 
@@ -18,9 +26,11 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    app.include_router(routes_uploads.router)  # before /images/{image_id}
     app.include_router(routes_images.router)
     app.include_router(routes_events.router)
     app.include_router(routes_files.router)
     app.include_router(routes_system.router)
+    routes_dashboard.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.container.settings.max_upload_bytes)
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
+from imagelake.api.session import session_authorization
 from imagelake.bootstrap import Services
 from imagelake.domain.images import ApiKey, utcnow
 
@@ -22,11 +23,14 @@ ANONYMOUS = ApiKey(key_id="-", key_hash="-", user_id="anonymous", created_at=utc
 
 
 async def current_key(
+    request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ApiKey:
     if services.container.settings.auth == "off":
         return ANONYMOUS
+    if authorization is None:  # the dashboard's session cookie, under its CSRF rules
+        authorization = session_authorization(request)
     return await run_in_threadpool(services.keys.authenticate, authorization)
 
 

@@ -47,7 +47,9 @@ def install(app: FastAPI) -> None:
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status >= 500:
-            log.error("backend failure on %s %s: %s", request.method, request.url.path, exc)
+            log.error(
+                "backend failure on %s %s: %s", request.method, request.url.path, exc, exc_info=exc
+            )
         body = error_body(exc.code, str(exc), exc.details)
         return JSONResponse(body, status_code=status, headers=headers)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +21,14 @@ class EventName(StrEnum):
 
 
 MAX_ID_LENGTH = 256
+_WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's four whitespace characters
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,11 @@ def _text(payload: dict[str, Any], name: str) -> str:
         raise InvalidEvent(f"'{name}' is required and must be a non-empty string")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidEvent(f"'{name}' is longer than {MAX_ID_LENGTH} characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a \ud8xx escape: no store takes it
+            raise InvalidEvent(f"'{name}' holds an unpaired surrogate escape") from None
     return value
 
 
@@ -64,7 +78,10 @@ def parse_timestamp(value: object) -> datetime:
         raise InvalidEvent(f"'timestamp' is not ISO 8601: {value[:64]!r}") from None
     if ts.tzinfo is None:
         raise InvalidEvent("'timestamp' needs a time zone offset, e.g. +00:00")
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise InvalidEvent(f"'timestamp' is out of range in UTC: {value[:64]!r}") from None
 
 
 def validate_event(payload: object) -> ImageEvent:
@@ -88,13 +105,66 @@ def validate_event(payload: object) -> ImageEvent:
     )
 
 
+def decode_text(raw: bytes) -> str:
+    """The payload as text: UTF-8 only (RFC 8259), so that the text gives back the exact bytes."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"not UTF-8 text: {exc}") from None
+
+
+def _json_error(exc: Exception) -> InvalidEvent:
+    if isinstance(exc, RecursionError):
+        return InvalidEvent("not valid JSON: nested too deeply")
+    return InvalidEvent(f"not valid JSON: {exc}")
+
+
+def json_items(text: str) -> tuple[bool, list[tuple[object, str]]]:
+    """Parse a JSON text: (is it an array, [(value, its exact source text)] per item).
+
+    A non-array is one item whose source is the whole text. InvalidEvent if not JSON.
+    """
+    text = text.removeprefix("\ufeff")  # a byte order mark may be ignored (RFC 8259)
+    try:
+        start = _skip(text, 0)
+        if not text.startswith("[", start):
+            return False, [(_DECODER.decode(text), text)]
+        items: list[tuple[object, str]] = []
+        pos = _skip(text, start + 1)
+        if not text.startswith("]", pos):
+            while True:
+                value, end = _DECODER.raw_decode(text, pos)
+                items.append((value, text[pos:end]))
+                pos = _skip(text, end)
+                if not text.startswith(",", pos):
+                    break
+                pos = _skip(text, pos + 1)
+            if not text.startswith("]", pos):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, pos)
+        if _skip(text, pos + 1) != len(text):
+            raise json.JSONDecodeError("Extra data", text, pos + 1)
+    except (ValueError, RecursionError) as exc:
+        raise _json_error(exc) from None
+    return True, items
+
+
+def _skip(text: str, pos: int) -> int:
+    match = _WHITESPACE.match(text, pos)
+    return match.end() if match else pos
+
+
+def decode_payload(raw: bytes) -> tuple[str, object]:
+    """One queued payload: its text and its decoded JSON value. InvalidEvent on failure."""
+    text = decode_text(raw)
+    try:
+        return text, _DECODER.decode(text.removeprefix("\ufeff"))
+    except (ValueError, RecursionError) as exc:
+        raise _json_error(exc) from None
+
+
 def parse_event(raw: bytes) -> ImageEvent:
     """Decode and validate one raw payload exactly as it arrived on the queue."""
-    try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidEvent(f"not valid JSON: {exc}") from None
-    return validate_event(payload)
+    return validate_event(decode_payload(raw)[1])
 
 
 def build_event(name: EventName, user_id: str, image_id: str, at: datetime, **extra: Any) -> bytes:

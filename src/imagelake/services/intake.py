@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from imagelake import metrics
 from imagelake.domain.errors import InvalidEvent, InvalidInput
-from imagelake.domain.events import validate_event
+from imagelake.domain.events import decode_text, json_items, validate_event
 from imagelake.ports import Queue
 
 MAX_BATCH = 1000
@@ -17,23 +15,21 @@ class EventIntake:
         self._events = events
 
     def accept(self, body: bytes) -> int:
-        """Queue one event or an array of up to MAX_BATCH; raise naming every bad item."""
+        """Queue one event or an array of up to MAX_BATCH; raise naming every bad item.
+
+        Each event is queued as the exact bytes the client sent for it, so its idempotency
+        key (the sha256 of those bytes, without an event_id) is one the client can compute.
+        """
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            is_array, items = json_items(decode_text(body))
+        except InvalidEvent as exc:
             raise InvalidInput(f"malformed JSON: {exc}") from None
-        if isinstance(payload, list):
-            if not payload:
-                raise InvalidEvent("the array holds no events")
-            if len(payload) > MAX_BATCH:
-                raise InvalidEvent(
-                    f"{len(payload)} events in one request; the limit is {MAX_BATCH}"
-                )
-            items = payload
-        else:
-            items = [payload]
+        if is_array and not items:
+            raise InvalidEvent("the array holds no events")
+        if len(items) > MAX_BATCH:
+            raise InvalidEvent(f"{len(items)} events in one request; the limit is {MAX_BATCH}")
         bad: list[dict[str, object]] = []
-        for index, item in enumerate(items):
+        for index, (item, _) in enumerate(items):
             try:
                 validate_event(item)
             except InvalidEvent as exc:
@@ -41,15 +37,7 @@ class EventIntake:
         if bad:
             summary = "; ".join(f"item {b['index']}: {b['reason']}" for b in bad[:10])
             raise InvalidEvent(f"{len(bad)} invalid event(s), nothing queued: {summary}", bad)
-        # A single event keeps its bytes exactly as sent; array items are re-serialised compactly.
-        bodies = (
-            [body]
-            if not isinstance(payload, list)
-            else [
-                json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
-                for item in items
-            ]
-        )
+        bodies = [source.encode() for _, source in items] if is_array else [body]
         self._events.send(bodies)
         metrics.EVENTS_ACCEPTED.inc(len(bodies))
         return len(bodies)

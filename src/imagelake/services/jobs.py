@@ -8,6 +8,7 @@ import time
 
 from imagelake import metrics
 from imagelake.domain.errors import ImagelakeError
+from imagelake.domain.images import ImageStatus
 from imagelake.ports import Message, Queue
 from imagelake.services.retry import retry_or_dead_letter
 from imagelake.services.thumbnails import ThumbnailService
@@ -34,28 +35,43 @@ class ThumbnailJobConsumer:
         """Handle at most one job; return how many were handled."""
         messages = self._jobs.receive(1, self._visibility_timeout, wait=wait)
         for message in messages:
-            self._handle(message)
+            self.handle(message)
         return len(messages)
 
-    def _handle(self, message: Message) -> None:
+    def handle(self, message: Message) -> bool:
+        """Make one job's thumbnails; False when it is not done: dead-lettered, or coming back."""
         try:
             image_id = str(json.loads(message.body)["image_id"])
         except (ValueError, KeyError, TypeError):
             self._jobs.dead_letter(message, "malformed thumbnail job: expected {'image_id': ...}")
-            return
+            return False
+        if message.receive_count > self._max_receives:
+            # Every earlier delivery died with its worker (a decoder crash on this very file,
+            # say): handling it again would only take down the next worker too.
+            reason = f"gave up after {message.receive_count - 1} deliveries that never finished"
+            metrics.FAILURES.labels("thumbnail").inc()
+            self._jobs.dead_letter(message, reason)
+            self._service.fail(image_id, reason)
+            return False
         started = time.perf_counter()
         try:
             image = self._service.process(image_id)
-        except (ImagelakeError, OSError) as exc:
+        except Exception as exc:  # whatever it is, retry with backoff, then fail the image
             metrics.FAILURES.labels("thumbnail").inc()
             reason = f"{type(exc).__name__}: {exc}"
-            log.warning("thumbnail job for %s failed: %s", image_id, reason)
+            if isinstance(exc, ImagelakeError | OSError):
+                log.warning("thumbnail job for %s failed: %s", image_id, reason)
+            else:
+                log.exception("thumbnail job for %s failed unexpectedly", image_id)
             if retry_or_dead_letter(
                 self._jobs, message, reason, self._max_receives, self._base_delay
             ):
-                self._service.fail(image_id, reason)
-            return
-        if image is not None and image.status == "ready":
+                self._service.fail(image_id, f"{reason} (after {message.receive_count} attempts)")
+            return False
+        if image is not None and image.status == ImageStatus.READY:
             metrics.THUMBNAILS.inc(len(image.thumbnails))
             metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
+        elif image is not None and image.status == ImageStatus.FAILED:
+            metrics.FAILURES.labels("thumbnail").inc()  # a permanent failure: no retry
         self._jobs.ack([message])
+        return True

@@ -73,7 +73,10 @@ class ThumbnailService:
     def fail(self, image_id: str, reason: str) -> Image | None:
         """Mark an image failed for good, with the reason, and raise the alarm."""
         try:
-            failed = self._catalog.get_image(image_id).failed(reason)
+            image = self._catalog.get_image(image_id)
+            if image.status == ImageStatus.READY:  # a late verdict on a job that did finish
+                return image
+            failed = image.failed(reason)
             self._catalog.save_image(failed)
         except NotFound:
             return None

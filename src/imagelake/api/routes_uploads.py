@@ -1,0 +1,88 @@
+"""Direct uploads: a presigned form to post the bytes straight to S3, and its outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from imagelake.api.deps import CallerDep, ServicesDep
+from imagelake.api.schemas import ErrorOut
+from imagelake.services.uploads import UploadStatus
+
+router = APIRouter(tags=["uploads"])
+
+
+class UploadIn(BaseModel):
+    content_type: str | None = Field(
+        None, description="The media type the form will send; default application/octet-stream"
+    )
+
+
+class UploadTicketOut(BaseModel):
+    upload_id: str
+    key: str
+    url: str = Field(description="POST a multipart form here: every field, then `file`")
+    fields: dict[str, str]
+    max_bytes: int
+    expires_at: datetime
+    status_url: str
+
+
+class UploadStatusOut(BaseModel):
+    upload_id: str
+    status: str = Field(description="pending, accepted (see image_id) or rejected (see error)")
+    created_at: datetime
+    image_id: str | None
+    duplicate: bool
+    error: dict[str, str] | None
+
+    @classmethod
+    def of(cls, status: UploadStatus) -> UploadStatusOut:
+        error = None
+        if status.error_code:
+            error = {"code": status.error_code, "message": status.error_message or ""}
+        return cls(
+            upload_id=status.upload_id,
+            status=status.status,
+            created_at=datetime.fromisoformat(status.created_at),
+            image_id=status.image_id,
+            duplicate=status.duplicate,
+            error=error,
+        )
+
+
+@router.post(
+    "/images/uploads",
+    status_code=201,
+    response_model=UploadTicketOut,
+    responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 409: {"model": ErrorOut}},
+)
+async def start_upload(
+    services: ServicesDep, caller: CallerDep, body: UploadIn | None = None
+) -> UploadTicketOut:
+    """A presigned S3 form for one upload of up to IMAGELAKE_MAX_UPLOAD_BYTES; 409 when the
+    originals are not on S3 (then POST the bytes to /images)."""
+    content_type = body.content_type if body else None
+    ticket = await run_in_threadpool(services.uploads.start, caller.user_id, content_type)
+    return UploadTicketOut(
+        upload_id=ticket.upload_id,
+        key=ticket.key,
+        url=ticket.url,
+        fields=ticket.fields,
+        max_bytes=ticket.max_bytes,
+        expires_at=ticket.expires_at,
+        status_url=f"/images/uploads/{ticket.upload_id}",
+    )
+
+
+@router.get(
+    "/images/uploads/{upload_id}",
+    response_model=UploadStatusOut,
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+)
+def upload_status(upload_id: str, services: ServicesDep, caller: CallerDep) -> UploadStatusOut:
+    """Whether a direct upload became an image yet, and which."""
+    return UploadStatusOut.of(services.uploads.status(upload_id))

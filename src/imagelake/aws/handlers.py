@@ -1,0 +1,99 @@
+"""The Lambda handlers: parse the event, call a service, shape the reply.
+
+- `api`: the HTTP API (API Gateway HTTP API, payload 2.0) through Mangum.
+- `thumbnails`: S3 object-created notifications for direct uploads (via SQS) and our own
+  thumbnail jobs, with partial batch failure.
+- `observer`: a batch of observer events, archived and counted, with partial batch failure.
+- `archive`, `store`: the observer's two steps as states of a Step Functions workflow fed
+  by an EventBridge Pipe; each passes the records it finished on, with `batchItemFailures`.
+
+On SQS, a message the services leave unfinished was already dead-lettered (with its
+reason) or scheduled to come back with backoff; reporting it as a batch item failure
+keeps Lambda from deleting one that is due again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imagelake.aws import runtime
+from imagelake.aws.records import s3_objects, sqs_records, to_message
+from imagelake.ports import Message
+
+log = logging.getLogger(__name__)
+Event = dict[str, Any]
+Step = Callable[[Sequence[Message]], tuple[list[Message], list[Message]]]
+# An all-failed batch is an answer like any other, not an invocation error to retry whole.
+processor = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+class Unfinished(Exception):
+    """A record Lambda must not delete: it was dead-lettered or will be delivered again."""
+
+
+def api(event: Event, context: Any) -> dict[str, Any]:
+    return runtime.asgi()(event, context)
+
+
+def thumbnails(event: Event, context: LambdaContext) -> PartialItemFailureResponse:
+    wired = runtime.wired()
+
+    def handle(record: SQSRecord) -> None:
+        objects = s3_objects(record.body)
+        if objects is None:  # one of our thumbnail jobs
+            if not wired.thumbnail_jobs.handle(to_message(record.raw_event)):
+                raise Unfinished(f"thumbnail job {record.message_id} not done")
+            return
+        for found in objects:  # none at all for S3's test event
+            if found.event_name.startswith("ObjectCreated"):
+                wired.uploads.finish(found.key)
+
+    return process_partial_response(event, handle, processor, context)
+
+
+def observer(event: Event, context: LambdaContext) -> PartialItemFailureResponse:
+    messages = [to_message(record) for record in event.get("Records", [])]
+    unfinished = {m.message_id for m in runtime.wired().monitor.handle(messages)}
+
+    def handle(record: SQSRecord) -> None:
+        if record.message_id in unfinished:
+            raise Unfinished(f"event {record.message_id} not archived and counted")
+
+    return process_partial_response(event, handle, processor, context)
+
+
+def archive(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """State one: the records archived go on to `store`; the rest are batch item failures."""
+    return _step(event, runtime.wired().monitor.archive_step)
+
+
+def store(event: Any, context: LambdaContext) -> dict[str, Any]:
+    """State two: count the archived records."""
+    return _step(event, runtime.wired().monitor.store_step)
+
+
+def _step(event: Any, step: Step) -> dict[str, Any]:
+    records = sqs_records(event)
+    failures = list(event.get("batchItemFailures", [])) if isinstance(event, dict) else []
+    done, unfinished = step([to_message(record) for record in records])
+    kept = {m.message_id for m in done}
+    failures += [{"itemIdentifier": m.message_id} for m in _unique(unfinished)]
+    return {
+        "records": [record for record in records if record["messageId"] in kept],
+        "batchItemFailures": failures,
+    }
+
+
+def _unique(messages: list[Message]) -> list[Message]:
+    return list({m.message_id: m for m in messages}.values())

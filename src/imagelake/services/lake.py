@@ -1,0 +1,180 @@
+"""Compaction: raw JSONL batches rewritten as one deduplicated, zstd Parquet part per day.
+
+The raw archive stays the source of truth. A partition's manifest names the raw batches its
+part covers; a batch that arrives later (a late event, a redelivery) is merged into a new
+part on the next run, and a run that finds nothing new writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from imagelake.domain.errors import ImagelakeError
+from imagelake.ports import BlobStore
+from imagelake.services.archive import RAW_PREFIX
+from imagelake.services.lake_files import (
+    COLUMNS,
+    FIRST_OF_EACH_KEY,
+    LakeFiles,
+    connect,
+    duckdb_errors,
+    raw_events_sql,
+)
+from imagelake.services.lake_layout import (
+    Manifest,
+    Partition,
+    RawObject,
+    parse_raw_key,
+    part_name,
+    read_manifest,
+)
+
+log = logging.getLogger(__name__)
+ORPHAN_AGE = timedelta(hours=1)  # younger unreferenced parts may belong to a running compaction
+ROW_GROUP_SIZE = 122_880
+
+
+@dataclass(frozen=True)
+class CompactedPartition:
+    partition: Partition
+    raw_objects: int  # raw batches the new part covers
+    new_objects: int  # of which were not covered before
+    events: int
+    duplicates_dropped: int
+
+
+@dataclass
+class CompactionReport:
+    compacted: list[CompactedPartition] = field(default_factory=list)
+    up_to_date: int = 0  # partitions whose part already covered every closed batch
+    open_objects: int = 0  # batches of hours not yet closed, left for a later run
+    seconds: float = 0.0
+
+    @property
+    def events(self) -> int:
+        return sum(c.events for c in self.compacted)
+
+    @property
+    def lines_read(self) -> int:
+        return sum(c.events + c.duplicates_dropped for c in self.compacted)
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return sum(c.duplicates_dropped for c in self.compacted)
+
+
+class LakeCompactor:
+    def __init__(
+        self,
+        archive: BlobStore,
+        threads: int | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._archive = archive
+        self._threads = threads
+        self._clock = clock
+
+    def compact(self, day: date | None = None, all_hours: bool = False) -> CompactionReport:
+        """Compact every partition (or one day's) whose closed hours hold uncovered batches.
+
+        An hour is closed once it has ended; all_hours compacts the running hour too.
+        """
+        started = time.perf_counter()
+        now = self._clock()
+        report = CompactionReport()
+        for partition, objects in sorted(self._raw_partitions(day).items()):
+            ready = [o.key for o in objects if all_hours or o.closed_by(now)]
+            report.open_objects += len(objects) - len(ready)
+            if not ready:
+                continue
+            result = self.compact_partition(partition, ready)
+            if result is None:
+                report.up_to_date += 1
+            else:
+                report.compacted.append(result)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def compact_partition(
+        self, partition: Partition, raw_keys: list[str]
+    ) -> CompactedPartition | None:
+        """Merge raw_keys into the partition's part; None when they are all covered already."""
+        manifest = read_manifest(self._archive, partition)
+        covered = set(manifest.raw) if manifest else set()
+        new = sorted(set(raw_keys) - covered)
+        if not new:
+            return None
+        keys = tuple(sorted(covered | set(new)))
+        name = part_name(keys)
+        with tempfile.TemporaryDirectory(prefix="imagelake-compact-") as tmp:
+            files = LakeFiles(self._archive, Path(tmp) / "objects")
+            old_part = [manifest.part_key(partition)] if manifest else []
+            read, written = self._write_part(files.paths(new), files.paths(old_part), Path(tmp))
+            data = (Path(tmp) / "part.parquet").read_bytes()
+        part_key = partition.parquet_prefix + name
+        self._archive.put(part_key, data, "application/vnd.apache.parquet")
+        self._archive.put(
+            partition.manifest_key, Manifest(name, written, keys).to_bytes(), "application/json"
+        )
+        self._remove_stale_parts(partition, part_key, old_part)
+        log.info("compacted %s dt=%s: %d events", partition.event_name, partition.dt, written)
+        return CompactedPartition(partition, len(keys), len(new), written, read - written)
+
+    def _write_part(self, raw: list[str], old: list[str], tmp: Path) -> tuple[int, int]:
+        """Dedupe raw lines plus an older part into tmp/part.parquet; (rows read, rows written)."""
+        sources = [raw_events_sql("$raw")]
+        if old:
+            sources.append(f"SELECT {COLUMNS} FROM read_parquet($old)")
+        params: dict[str, list[str]] = {"raw": raw} | ({"old": old} if old else {})
+        target = tmp / "part.parquet"
+        con = connect(self._threads)
+        try:
+            with duckdb_errors(f"compact {len(raw)} raw batch(es)"):
+                con.execute(f"CREATE TEMP TABLE incoming AS {' UNION ALL '.join(sources)}", params)
+                read = _count(con, "SELECT count(*) FROM incoming")
+                con.execute(
+                    f"COPY (SELECT {COLUMNS} FROM incoming {FIRST_OF_EACH_KEY} "
+                    f"ORDER BY \"timestamp\", key) TO '{target}' "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+                )
+                written = _count(con, f"SELECT count(*) FROM read_parquet('{target}')")
+        finally:
+            con.close()
+        return read, written
+
+    def _raw_partitions(self, day: date | None) -> dict[Partition, list[RawObject]]:
+        found: dict[Partition, list[RawObject]] = defaultdict(list)
+        for key in self._archive.list(RAW_PREFIX + "/"):
+            obj = parse_raw_key(key)
+            if obj is not None and (day is None or obj.partition.dt == day):
+                found[obj.partition].append(obj)
+        return found
+
+    def _remove_stale_parts(self, partition: Partition, keep: str, replaced: list[str]) -> None:
+        """Drop the part just replaced, and orphans of crashed runs once they are old enough.
+
+        A young unreferenced part may be another compaction's, about to be named.
+        """
+        cutoff = self._clock() - ORPHAN_AGE
+        for key in self._archive.list(partition.parquet_prefix):
+            if key == keep or not key.rsplit("/", 1)[-1].startswith("part-"):
+                continue
+            try:
+                if key in replaced or self._archive.head(key).modified < cutoff:
+                    self._archive.delete(key)
+            except ImagelakeError as exc:  # cleanup is best effort; the manifest is what counts
+                log.warning("could not remove stale lake part %s: %s", key, exc)
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,171 @@
+"""Where the event lake keeps things: raw JSONL batches, Parquet parts and their manifests.
+
+events/raw/event_name=N/dt=D/hour=HH/<batch>.jsonl      written by the monitor, kept
+events/parquet/event_name=N/dt=D/part-<hash>.parquet    one deduplicated part per day
+events/parquet/event_name=N/dt=D/_manifest.json         the part, and which raw batches
+                                                        it covers (Athena skips `_` files)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from imagelake.domain.errors import BackendError, NotFound
+from imagelake.ports import BlobStore
+from imagelake.services.archive import RAW_PREFIX
+
+PARQUET_PREFIX = "events/parquet"
+MANIFEST_NAME = "_manifest.json"
+MANIFEST_FORMAT = 1
+MANIFEST_READERS = 8  # object stores answer one GET at a time per connection
+_RAW_KEY = re.compile(
+    r"^events/raw/event_name=(?P<name>[A-Z_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})"
+    r"/hour=(?P<hour>\d{2})/[^/]+\.jsonl$"
+)
+
+
+@dataclass(frozen=True, order=True)
+class Partition:
+    event_name: str
+    dt: date
+
+    @property
+    def raw_prefix(self) -> str:
+        return f"{RAW_PREFIX}/event_name={self.event_name}/dt={self.dt}/"
+
+    @property
+    def parquet_prefix(self) -> str:
+        return f"{PARQUET_PREFIX}/event_name={self.event_name}/dt={self.dt}/"
+
+    @property
+    def manifest_key(self) -> str:
+        return self.parquet_prefix + MANIFEST_NAME
+
+
+@dataclass(frozen=True)
+class RawObject:
+    key: str
+    partition: Partition
+    hour: int
+
+    def closed_by(self, moment: datetime) -> bool:
+        """True once the hour this batch belongs to has ended at moment (time zone aware)."""
+        day = self.partition.dt
+        end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=self.hour + 1)
+        return end <= moment
+
+
+def parse_raw_key(key: str) -> RawObject | None:
+    """The partition and hour of a raw archive key; None for anything else under the prefix."""
+    match = _RAW_KEY.match(key)
+    if match is None:
+        return None
+    try:
+        day = date.fromisoformat(match["dt"])
+    except ValueError:
+        return None
+    return RawObject(key, Partition(match["name"], day), int(match["hour"]))
+
+
+def part_name(raw_keys: Iterable[str]) -> str:
+    """A part's name follows from the raw batches it covers, so a rerun writes the same one."""
+    digest = hashlib.sha256("\n".join(sorted(raw_keys)).encode()).hexdigest()
+    return f"part-{digest[:20]}.parquet"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    part: str  # file name inside the partition folder
+    events: int
+    raw: tuple[str, ...]  # every raw batch key the part covers, sorted
+
+    def part_key(self, partition: Partition) -> str:
+        return partition.parquet_prefix + self.part
+
+    def to_bytes(self) -> bytes:
+        body = {"format": MANIFEST_FORMAT, "part": self.part, "events": self.events}
+        return json.dumps({**body, "raw": list(self.raw)}, indent=0).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, key: str) -> Manifest:
+        try:
+            body = json.loads(data)
+            return cls(str(body["part"]), int(body["events"]), tuple(map(str, body["raw"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendError(f"unreadable lake manifest {key!r}: {exc}") from exc
+
+
+def read_manifest(store: BlobStore, partition: Partition) -> Manifest | None:
+    try:
+        data = store.get(partition.manifest_key)
+    except NotFound:
+        return None
+    return Manifest.from_bytes(data, partition.manifest_key)
+
+
+@dataclass
+class LakeSnapshot:
+    """What a reader sees at one moment: the compacted part and the uncovered raw batches."""
+
+    manifests: dict[Partition, Manifest] = field(default_factory=dict)
+    fresh: dict[Partition, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def part_keys(self) -> list[str]:
+        return [m.part_key(p) for p, m in sorted(self.manifests.items())]
+
+    def fresh_keys(self) -> list[str]:
+        return [key for _, keys in sorted(self.fresh.items()) for key in keys]
+
+    def overlap_part_keys(self) -> list[str]:
+        """Parts of the partitions that also have uncovered raw batches."""
+        return [m.part_key(p) for p, m in sorted(self.manifests.items()) if p in self.fresh]
+
+
+def snapshot(
+    store: BlobStore, event_name: str, since: date | None = None, until: date | None = None
+) -> LakeSnapshot:
+    """The lake's current parts and uncovered raw batches for one event name and date range."""
+    raw: dict[Partition, list[str]] = defaultdict(list)
+    for key in store.list(f"{RAW_PREFIX}/event_name={event_name}/"):
+        obj = parse_raw_key(key)
+        if obj is not None and _within(obj.partition.dt, since, until):
+            raw[obj.partition].append(key)
+    compacted = []
+    for key in store.list(f"{PARQUET_PREFIX}/event_name={event_name}/"):
+        day = _dt_of(key) if key.endswith("/" + MANIFEST_NAME) else None
+        if day is not None and _within(day, since, until):
+            compacted.append(Partition(event_name, day))
+    state = LakeSnapshot()
+    with ThreadPoolExecutor(MANIFEST_READERS) as pool:
+        for partition, manifest in zip(
+            compacted, pool.map(lambda p: read_manifest(store, p), compacted), strict=True
+        ):
+            if manifest is not None:
+                state.manifests[partition] = manifest
+    for partition, keys in raw.items():
+        covered = set(state.manifests[partition].raw) if partition in state.manifests else set()
+        fresh = [k for k in keys if k not in covered]
+        if fresh:
+            state.fresh[partition] = fresh
+    return state
+
+
+def _dt_of(key: str) -> date | None:
+    match = re.search(r"/dt=(\d{4}-\d{2}-\d{2})/", key)
+    if match is None:
+        return None
+    try:
+        return date.fromisoformat(match[1])
+    except ValueError:
+        return None
+
+
+def _within(day: date, since: date | None, until: date | None) -> bool:
+    return (since is None or day >= since) and (until is None or day <= until)

@@ -1,0 +1,118 @@
+"""Lambda events as AWS builds them, from real messages received off the emulator's queues."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from imagelake.adapters.aws_clients import client, region
+
+CONTEXT = LambdaContext()
+ACCOUNT = "123456789012"  # moto's
+
+
+def queue_url(name: str) -> str:
+    url: str = client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return url
+
+
+def receive_raw(
+    queue: str, count: int, timeout: float = 20, hide: int = 60
+) -> list[dict[str, Any]]:
+    """At least count messages off the queue, exactly as SQS hands them to Lambda's poller."""
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < count and time.monotonic() < deadline:
+        response = client("sqs").receive_message(
+            QueueUrl=queue_url(queue),
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=hide,
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages.extend(response.get("Messages", []))
+    assert len(messages) >= count, f"{len(messages)} of {count} messages arrived on {queue}"
+    return messages
+
+
+def sqs_records(queue: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of an SQS event for Lambda (or a Pipe's batch): camelCase, attributes kept."""
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": value.get("BinaryValue"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                    "dataType": value["DataType"],
+                }
+                for name, value in m.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:{region()}:{ACCOUNT}:{queue}",
+            "awsRegion": region(),
+        }
+        for m in messages
+    ]
+
+
+def sqs_event(queue: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": sqs_records(queue, messages)}
+
+
+def http_event(
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    query: str = "",
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload format 2.0) request, as the $default route gets it."""
+    all_headers = {"host": "api.example.test", "x-forwarded-proto": "https"}
+    all_headers |= {k.lower(): v for k, v in (headers or {}).items()}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": all_headers,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": "api",
+            "domainName": "api.example.test",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "tests",
+            },
+            "requestId": "request",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "11/Jul/2021:09:17:13 +0000",
+            "timeEpoch": 1625995033000,
+        },
+        "isBase64Encoded": body is not None,
+    }
+    if body is not None:
+        event["body"] = base64.b64encode(body).decode()
+    return event
+
+
+def json_body(response: dict[str, Any]) -> Any:
+    body = response.get("body", "")
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return json.loads(body)

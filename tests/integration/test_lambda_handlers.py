@@ -1,0 +1,255 @@
+"""The Lambda handlers, called in-process with events built from real messages received
+off the emulator's queues, over S3, DynamoDB, SQS and SNS provisioned on the emulator.
+
+moto cannot run Lambda code (no Docker), so this is how the handlers meet AWS here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from imagelake.adapters.aws_clients import client
+from imagelake.adapters.aws_provision import provision
+from imagelake.adapters.sqs import SqsQueue
+from imagelake.aws import handlers, runtime
+from imagelake.bootstrap import Services
+from imagelake.config import Settings
+from imagelake.domain.images import ImageStatus
+from imagelake.errors import NotFound
+from tests.integration.lambda_events import (
+    CONTEXT,
+    http_event,
+    json_body,
+    queue_url,
+    receive_raw,
+    sqs_event,
+    sqs_records,
+)
+from tests.photos import photo_bytes
+
+BAD_EVENT = b'{"event_name": "IMAGE_EXPLODED", "user_id": "7"}'
+
+
+@dataclass
+class Deployment:
+    prefix: str
+    token: str
+
+    @property
+    def wired(self) -> Services:
+        return runtime.wired()
+
+    def queue(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def api(
+        self, method: str, path: str, body: bytes | None = None, **headers: str
+    ) -> dict[str, Any]:
+        headers.setdefault("authorization", f"Bearer {self.token}")
+        return handlers.api(http_event(method, path, headers, body), CONTEXT)
+
+
+@pytest.fixture
+def deployment(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Deployment]:
+    """What the template makes, made by `imagelake aws provision` plus the S3 notification."""
+    prefix = f"lh{uuid.uuid4().hex[:12]}"
+    env = {
+        "IMAGELAKE_DATA_DIR": str(tmp_path),
+        "IMAGELAKE_BLOBS": f"s3://{prefix}-originals",
+        "IMAGELAKE_THUMBNAILS": f"s3://{prefix}-thumbnails",
+        "IMAGELAKE_ARCHIVE": f"s3://{prefix}-lake",
+        "IMAGELAKE_CATALOG": f"dynamodb://{prefix}",
+        "IMAGELAKE_QUEUE": f"sqs://{prefix}-observer",
+        "IMAGELAKE_JOBS_QUEUE": f"sqs://{prefix}-thumbnails",
+        "IMAGELAKE_NOTIFY": f"sns://arn:aws:sns:us-east-1:123456789012:{prefix}-alerts",
+        "IMAGELAKE_THUMBNAIL_SIZES": "64,128",
+        "IMAGELAKE_MAX_RECEIVES": "3",
+        "IMAGELAKE_RETRY_BASE_DELAY": "0",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    provision(Settings())
+    sqs, s3, sns = client("sqs"), client("s3"), client("sns")
+    SqsQueue(sqs, f"{prefix}-uploads").provision(max_receives=3)
+    s3.put_bucket_notification_configuration(
+        Bucket=f"{prefix}-originals",
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": _arn(f"{prefix}-uploads"),
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
+                }
+            ]
+        },
+    )
+    sqs.create_queue(QueueName=f"{prefix}-inbox")
+    topic = env["IMAGELAKE_NOTIFY"].removeprefix("sns://")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=_arn(f"{prefix}-inbox"))
+    runtime.wired.cache_clear()
+    runtime.asgi.cache_clear()
+    _, token = runtime.wired().keys.create("lambda-tester")
+    yield Deployment(prefix, token)
+    runtime.wired.cache_clear()
+    runtime.asgi.cache_clear()
+
+
+def _arn(queue: str) -> str:
+    attributes = client("sqs").get_queue_attributes(
+        QueueUrl=queue_url(queue), AttributeNames=["QueueArn"]
+    )
+    arn: str = attributes["Attributes"]["QueueArn"]
+    return arn
+
+
+def requested(image_id: str, user: str) -> bytes:
+    return json.dumps(
+        {
+            "event_name": "IMAGE_REQUESTED",
+            "user_id": user,
+            "image_id": image_id,
+            "timestamp": "2021-07-11T09:17:13+00:00",
+        }
+    ).encode()
+
+
+def test_observer_batch_reports_exactly_the_bad_message(deployment: Deployment) -> None:
+    image_id = str(uuid.uuid4())
+    events = deployment.wired.container.events
+    events.send([requested(image_id, "alice"), BAD_EVENT, requested(image_id, "bob")])
+    messages = receive_raw(deployment.queue("observer"), 3)
+    (bad_id,) = [m["MessageId"] for m in messages if "EXPLODED" in m["Body"]]
+
+    response = handlers.observer(sqs_event(deployment.queue("observer"), messages), CONTEXT)
+
+    assert response["batchItemFailures"] == [{"itemIdentifier": bad_id}]
+    stats = deployment.wired.container.catalog.get_stats(image_id)
+    assert (stats.request_count, stats.unique_users) == (2, 2)
+    archive = deployment.wired.container.archive
+    (key,) = archive.list("events/raw/event_name=IMAGE_REQUESTED/dt=2021-07-11/")
+    assert len(archive.get(key).splitlines()) == 2
+    (letter,) = events.dead_letters()
+    assert letter.body == BAD_EVENT
+    assert "invalid event" in letter.reason
+    assert events.depth() == 0  # the good ones acked, the bad one moved, nothing left behind
+    (alert,) = receive_raw(deployment.queue("inbox"), 1)
+    assert "dead-lettered" in json.loads(alert["Body"])["Subject"]
+
+
+def test_archive_then_store_pass_the_finished_records_on(deployment: Deployment) -> None:
+    image_id = str(uuid.uuid4())
+    events = deployment.wired.container.events
+    events.send([requested(image_id, "carol"), BAD_EVENT, requested(image_id, "dave")])
+    messages = receive_raw(deployment.queue("observer"), 3)
+    batch = sqs_records(deployment.queue("observer"), messages)  # a Pipe sends a JSON array
+    good = [r["messageId"] for r in batch if "EXPLODED" not in r["body"]]
+    bad = [{"itemIdentifier": r["messageId"]} for r in batch if "EXPLODED" in r["body"]]
+
+    archived = handlers.archive(batch, CONTEXT)
+
+    assert [r["messageId"] for r in archived["records"]] == good
+    assert archived["batchItemFailures"] == bad
+    with pytest.raises(NotFound):
+        deployment.wired.container.catalog.get_stats(image_id)
+
+    stored = handlers.store(archived, CONTEXT)
+
+    assert stored == archived
+    stats = deployment.wired.container.catalog.get_stats(image_id)
+    assert (stats.request_count, stats.unique_users) == (2, 2)
+    assert events.depth() == 0
+
+
+def test_a_direct_upload_becomes_an_image_with_thumbnails(deployment: Deployment) -> None:
+    created = deployment.api(
+        "POST",
+        "/images/uploads",
+        b'{"content_type": "image/jpeg"}',
+        **{"content-type": "application/json"},
+    )
+    assert created["statusCode"] == 201, created
+    ticket = json_body(created)
+    assert ticket["key"].startswith("incoming/")
+    photo = photo_bytes("coffee", scale=0.5)
+
+    posted = httpx.post(
+        ticket["url"], data=ticket["fields"], files={"file": ("coffee.jpg", photo, "image/jpeg")}
+    )
+    assert posted.status_code == 204, posted.text
+
+    notices = receive_raw(deployment.queue("uploads"), 2)  # S3's test event, then ours
+    bodies = [json.loads(m["Body"]) for m in notices]
+    assert {"Event": "s3:TestEvent"}.items() <= bodies[0].items()
+    assert bodies[1]["Records"][0]["s3"]["object"]["key"] == ticket["key"].replace("/", "%2F")
+    finished = handlers.thumbnails(sqs_event(deployment.queue("uploads"), notices), CONTEXT)
+    assert finished["batchItemFailures"] == []
+
+    status = json_body(deployment.api("GET", f"/images/uploads/{ticket['upload_id']}"))
+    assert status["status"] == "accepted", status
+    image_id = status["image_id"]
+    blobs = deployment.wired.container.blobs
+    with pytest.raises(NotFound):
+        blobs.head(ticket["key"])  # the incoming copy is gone; the original is stored
+
+    jobs = receive_raw(deployment.queue("thumbnails"), 1)
+    made = handlers.thumbnails(sqs_event(deployment.queue("thumbnails"), jobs), CONTEXT)
+
+    assert made["batchItemFailures"] == []
+    thumbnails = deployment.wired.container.thumbnails
+    assert list(thumbnails.list(f"thumbnails/{image_id}/")) == [
+        f"thumbnails/{image_id}/128.jpg",
+        f"thumbnails/{image_id}/64.jpg",
+    ]
+    image = deployment.wired.container.catalog.get_image(image_id)
+    assert image.status == ImageStatus.READY
+    assert blobs.get(image.original_key) == photo
+
+
+def test_a_direct_upload_of_no_image_is_rejected_with_the_reason(
+    deployment: Deployment,
+) -> None:
+    ticket = json_body(deployment.api("POST", "/images/uploads"))
+    fields = ticket["fields"]
+    posted = httpx.post(ticket["url"], data=fields, files={"file": ("x", b"not an image at all")})
+    assert posted.status_code == 204, posted.text
+
+    notices = receive_raw(deployment.queue("uploads"), 2)
+    finished = handlers.thumbnails(sqs_event(deployment.queue("uploads"), notices), CONTEXT)
+
+    assert finished["batchItemFailures"] == []  # a final answer, not a retry
+    status = json_body(deployment.api("GET", f"/images/uploads/{ticket['upload_id']}"))
+    assert status["status"] == "rejected"
+    assert status["image_id"] is None
+    assert status["error"]["code"] == "unsupported_media_type"
+
+
+def test_the_api_through_mangum(deployment: Deployment, aws_endpoint: str) -> None:
+    health = deployment.api("GET", "/healthz")
+    assert health["statusCode"] == 200
+    assert json_body(health)["status"] == "ok"
+
+    photo = photo_bytes("chelsea", scale=0.25)
+    created = deployment.api("POST", "/images", photo, **{"content-type": "image/jpeg"})
+    assert created["statusCode"] == 201, created
+    image_id = json_body(created)["image_id"]
+
+    download = deployment.api("GET", f"/images/{image_id}/download")
+    assert download["statusCode"] == 302
+    location = download["headers"]["location"]
+    assert location.startswith(aws_endpoint)
+    assert "X-Amz-Signature=" in location
+    assert httpx.get(location).content == photo
+
+    refused = deployment.api("GET", "/images", authorization="Bearer nope")
+    assert refused["statusCode"] == 401
+    assert json_body(refused)["error"]["code"] == "unauthorized"

@@ -1,0 +1,254 @@
+"""deploy/template.yaml: lint-clean, translatable offline, and a stack the adapters work on.
+
+moto's CloudFormation does not expand the SAM transform, so the template is translated
+here with aws-sam-translator (as `sam deploy` would have CloudFormation do), after the
+substitutions `sam build`/`sam package` make: an image URI per function, the state
+machine's definition inline. The stack is then created in moto over HTTP.
+
+What moto's CloudFormation silently skips (the stack still reports CREATE_COMPLETE), so
+these are asserted on the translated template instead of on moto:
+- AWS::SQS::QueuePolicy, AWS::Pipes::Pipe, AWS::Glue::Database, AWS::Glue::Table,
+  AWS::ApiGatewayV2::Api and ::Stage (so the ApiUrl output keeps its raw `${HttpApi}`);
+- on AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification;
+- on AWS::S3::Bucket everything but BucketEncryption and Tags: PublicAccessBlock,
+  LifecycleConfiguration, CorsConfiguration, NotificationConfiguration, OwnershipControls.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cfnlint.decode import cfn_yaml
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import (
+    to_py27_compatible_template,
+    undo_mark_unicode_str_in_template,
+)
+
+from imagelake.adapters.aws_clients import client
+from imagelake.adapters.dynamodb import DynamoDBCatalog
+from imagelake.adapters.dynamodb_schema import TTL_ATTRIBUTE, Tables, table_specs
+from imagelake.adapters.sqs import SqsQueue
+from imagelake.domain.images import Image, utcnow
+from imagelake.ports import Message
+from imagelake.services.archive import archive_line, receive
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+TEMPLATE = DEPLOY / "template.yaml"
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/imagelake:test"
+MODES = ["Single", "StepFunctions"]
+NOON = "2021-07-11T12:00:00+00:00"
+
+
+def no_managed_policies() -> dict[str, str]:
+    """The translator's managed-policy map, offline: the template names no managed policy."""
+    return {}
+
+
+def sam_translate(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """What CloudFormation's SAM transform makes of template, done locally and offline."""
+    to_py27_compatible_template(template, parameters)
+    # The session only names a region for the ARNs; the translator makes no call with it.
+    session = boto3.session.Session(region_name="us-east-1")
+    translator = Translator(None, Parser(), boto_session=session)
+    result = translator.translate(
+        template, parameter_values=parameters, get_managed_policy_map=no_managed_policies
+    )
+    translated: dict[str, Any] = undo_mark_unicode_str_in_template(result)
+    return translated
+
+
+def built_template() -> dict[str, Any]:
+    """The template after `sam build` and `sam package`: images and definitions in place."""
+    # cfn-lint's reader turns the short tags (!Ref, !Sub ...) into their long form.
+    template: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties["ImageUri"] = IMAGE_URI
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            uri = properties.pop("DefinitionUri")
+            properties["Definition"] = json.loads((DEPLOY / uri).read_text())
+    return template
+
+
+@cache
+def _translated(parameters: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(sam_translate(built_template(), dict(parameters)))
+
+
+def translated(**parameters: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(_translated(tuple(sorted(parameters.items()))))
+    return result
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_cfn_lint_passes() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tables_are_the_catalogs_own() -> None:
+    template = translated(ResourcePrefix="demo")
+    tables = resources_of(template, "AWS::DynamoDB::Table")
+    by_name = {r["Properties"]["TableName"]["Fn::Sub"]: r["Properties"] for r in tables.values()}
+    expected = {
+        spec["TableName"].replace("demo", "${ResourcePrefix}", 1): spec
+        for spec in table_specs(Tables.for_prefix("demo"))
+    }
+    assert set(by_name) == set(expected)
+    for name, spec in expected.items():
+        properties = by_name[name]
+        for field in ("KeySchema", "AttributeDefinitions"):
+            assert properties[field] == spec[field], (name, field)
+        assert properties.get("GlobalSecondaryIndexes", []) == spec.get(
+            "GlobalSecondaryIndexes", []
+        )
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+    seen = by_name["${ResourcePrefix}-seen"]
+    assert seen["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_lake_table_has_the_archive_lines_fields() -> None:
+    template = translated()
+    (table,) = resources_of(template, "AWS::Glue::Table").values()
+    table_input = table["Properties"]["TableInput"]
+    columns = [c["Name"] for c in table_input["StorageDescriptor"]["Columns"]]
+    partitions = [c["Name"] for c in table_input["PartitionKeys"]]
+    body = json.dumps(
+        {"event_name": "IMAGE_REQUESTED", "user_id": "42", "image_id": "x", "timestamp": NOON}
+    ).encode()
+    line = archive_line(receive(Message("m", body, "r", 1, 0.0)), NOON)
+    fields = list(json.loads(line))
+    # event_name is the partition Athena reads from the key; a column may not repeat it.
+    assert partitions == ["event_name", "dt", "hour"]
+    assert columns == [f for f in fields if f != "event_name"]
+    parameters = table_input["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.dt.type"] == "date"
+    assert table_input["StorageDescriptor"]["Location"] == {
+        "Fn::Sub": "s3://${LakeBucket}/events/raw/"
+    }
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    template = translated(ObserverMode=mode, ResourcePrefix=prefix)
+    stack = create_stack(template, {"ObserverMode": mode, "ResourcePrefix": prefix})
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    created = {r["LogicalResourceId"] for r in stack_resources(stack["StackName"])}
+
+    s3 = client("s3")
+    for logical in ("OriginalsBucket", "ThumbnailsBucket", "LakeBucket"):
+        bucket = outputs[f"{logical}Name"]
+        encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        # What moto skips on buckets, checked where CloudFormation would read it.
+        properties = template["Resources"][logical]["Properties"]
+        assert all(properties["PublicAccessBlockConfiguration"].values())
+        rules = properties["LifecycleConfiguration"]["Rules"]
+        assert any("AbortIncompleteMultipartUpload" in rule for rule in rules)
+
+    sqs = client("sqs")
+    for queue in ("observer", "thumbnails", "uploads"):
+        url = sqs.get_queue_url(QueueName=f"{prefix}-{queue}")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"].endswith(f":{prefix}-{queue}-dlq")
+        assert int(redrive["maxReceiveCount"]) == 5
+
+    tables = client("dynamodb").list_tables()["TableNames"]
+    assert {t for t in tables if t.startswith(prefix)} == {
+        spec["TableName"] for spec in table_specs(Tables.for_prefix(prefix))
+    }
+    assert outputs["AlertTopicArn"].endswith(f":{prefix}-alerts")
+    client("sns").get_topic_attributes(TopicArn=outputs["AlertTopicArn"])
+
+    functions = {"ApiFunction", "ThumbnailsFunction"}
+    observer = {"ObserverFunction"}
+    step_functions = {"ArchiveFunction", "StoreFunction", "ObserverStateMachine"}
+    assert functions <= created
+    if mode == "Single":
+        assert observer <= created and not step_functions & created
+    else:
+        assert step_functions <= created and not observer & created
+        assert "ObserverStateMachineArn" in outputs
+
+    # Each queue feeds its function, reporting partial batch failures.
+    lambdas = client("lambda")
+    mappings = lambdas.list_event_source_mappings()["EventSourceMappings"]
+    ours = [m for m in mappings if f":{prefix}-" in m["EventSourceArn"]]
+    fed = {(m["EventSourceArn"].rsplit(":", 1)[1], m["FunctionArn"].split(":")[-1]) for m in ours}
+    feeds = {("thumbnails", "ThumbnailsFunction"), ("uploads", "ThumbnailsFunction")}
+    if mode == "Single":
+        feeds.add(("observer", "ObserverFunction"))
+    assert {(queue.removeprefix(f"{prefix}-"), fn.split("-")[-2]) for queue, fn in fed} == feeds
+    for mapping in resources_of(template, "AWS::Lambda::EventSourceMapping").values():
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+    # moto runs a mapped function on every send, and fails without its code and Docker
+    # (deleting the mapping does not unhook it from the queue in moto; disabling does).
+    for mapping in ours:
+        lambdas.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+
+    # The adapters, pointed at what the stack made, just work.
+    catalog = DynamoDBCatalog(client("dynamodb"), prefix)
+    image = Image(
+        "5d5b3c1e-8a0e-4c55-9a43-0b5a3a0b9f11", "ab" * 32, "image/png", 4, 3, 99, utcnow()
+    )
+    catalog.add_image(image)
+    assert catalog.find_by_sha256(image.sha256) == image
+    events = SqsQueue(client("sqs"), f"{prefix}-observer")
+    events.send([b'{"not": "an event"}'])
+    (message,) = events.receive(1, 30)
+    events.dead_letter(message, "checked by the template test")
+    (letter,) = events.dead_letters()
+    assert (letter.body, letter.reason) == (b'{"not": "an event"}', "checked by the template test")
+
+
+def create_stack(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    cloudformation = client("cloudformation")
+    name = f"imagelake-{parameters['ResourcePrefix']}"
+    cloudformation.create_stack(
+        StackName=name,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        stack: dict[str, Any] = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    return stack
+
+
+def stack_resources(name: str) -> list[dict[str, Any]]:
+    response = client("cloudformation").list_stack_resources(StackName=name)
+    resources: list[dict[str, Any]] = response["StackResourceSummaries"]
+    return resources

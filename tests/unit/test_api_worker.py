@@ -1,0 +1,165 @@
+"""What the thumbnail worker does to the API's view: failures, the compat route, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.photos import photo_bytes
+from tests.unit.api_harness import PUBLIC_URL, Api, open_api
+
+MAX_RECEIVES = 3
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with open_api(tmp_path, max_receives=MAX_RECEIVES, visibility_timeout=30) as api:
+        yield api
+
+
+def truncated_png() -> bytes:
+    """Cut in the middle of its pixel data with the IEND trailer put back: it passes every
+    upload check, and only decoding it fails."""
+    png = photo_bytes("coffee", "png")
+    return png[: len(png) // 2] + png[-12:]
+
+
+def test_a_file_that_fails_to_decode_ends_failed_and_the_next_job_runs(api: Api) -> None:
+    bad = api.upload(truncated_png())
+    good = api.upload(photo_bytes("rocket"))
+    assert bad.status_code == 201
+
+    api.drain()
+
+    failed = api.get_image(bad.json()["image_id"])
+    assert failed["status"] == "failed"
+    assert "cannot decode the image" in failed["failure_reason"]
+    assert failed["thumbnails"] is None
+    assert api.get_image(good.json()["image_id"])["status"] == "ready"
+    assert api.wired.container.jobs.depth() == 0
+    download = api.client.get(f"/images/{failed['image_id']}/download", params={"size": "128"})
+    assert download.status_code == 404
+    assert "failed" in download.json()["error"]["message"]
+
+
+def test_a_job_that_keeps_failing_is_retried_a_bounded_number_of_times(api: Api) -> None:
+    bad = api.upload(photo_bytes("coffee")).json()
+    api.wired.container.blobs.delete(f"originals/{bad['image_id']}.jpg")  # the worker can't read it
+    good = api.upload(photo_bytes("rocket")).json()
+
+    handled = api.drain()
+
+    assert handled == MAX_RECEIVES + 1  # three tries of the bad job, one of the good
+    failed = api.get_image(bad["image_id"])
+    assert failed["status"] == "failed"
+    assert failed["failure_reason"].startswith("NotFound: no blob")
+    assert "after 3 attempts" in failed["failure_reason"]
+    assert api.get_image(good["image_id"])["status"] == "ready"
+    [dead] = api.wired.container.jobs.dead_letters()
+    assert bad["image_id"] in dead.body.decode()
+    assert dead.attempts == MAX_RECEIVES
+
+
+def test_a_job_whose_workers_keep_dying_is_given_up(api: Api) -> None:
+    image_id = api.upload(truncated_png()).json()["image_id"]
+    jobs = api.wired.container.jobs
+    for _ in range(MAX_RECEIVES):  # each delivery claimed, then its worker "dies"
+        [message] = jobs.receive(1, visibility_timeout=0)
+        assert image_id in message.body.decode()
+
+    assert api.drain() == 1
+
+    failed = api.get_image(image_id)
+    assert failed["status"] == "failed"
+    assert failed["failure_reason"] == "gave up after 3 deliveries that never finished"
+    assert jobs.depth() == 0
+
+
+def test_a_malformed_job_is_dead_lettered_without_blocking(api: Api) -> None:
+    api.wired.container.jobs.send([b"not json"])
+    image_id = api.upload(photo_bytes()).json()["image_id"]
+
+    api.drain()
+
+    assert api.get_image(image_id)["status"] == "ready"
+    assert [d.body for d in api.wired.container.jobs.dead_letters()] == [b"not json"]
+
+
+def test_the_compat_route_waits_for_the_thumbnail(api: Api) -> None:
+    data = photo_bytes("coffee")
+
+    with api.worker():
+        reply = api.client.post(
+            "/upload_image", content=data, headers={"Content-Type": "image/jpg"}
+        )
+
+    assert reply.status_code == 200
+    body = reply.json()
+    assert set(body) == {"image_id", "thumbnail_url"}
+    assert body["thumbnail_url"].startswith(
+        f"{PUBLIC_URL}/files/thumbnails/{body['image_id']}/512."
+    )
+    thumbnail = api.fetch(body["thumbnail_url"])
+    assert thumbnail.status_code == 200
+    assert thumbnail.headers["content-type"] == "image/jpeg"
+    assert api.get_image(body["image_id"])["sha256"]  # a real image behind the id
+
+
+def test_the_compat_route_answers_a_duplicate_at_once(api: Api) -> None:
+    data = photo_bytes("coffee")
+    first_id = api.upload_ready(data)["image_id"]
+
+    reply = api.client.post("/upload_image", content=data, headers={"Content-Type": "image/jpg"})
+
+    assert reply.status_code == 200
+    assert reply.json()["image_id"] == first_id
+
+
+def test_the_compat_route_reports_a_failed_thumbnail(api: Api) -> None:
+    with api.worker():
+        reply = api.client.post(
+            "/upload_image", content=truncated_png(), headers={"Content-Type": "image/png"}
+        )
+
+    assert reply.status_code == 422
+    assert reply.json()["error"]["message"].startswith("thumbnail failed: cannot decode")
+
+
+def test_the_compat_route_refuses_bad_input_like_the_main_route(api: Api) -> None:
+    reply = api.client.post("/upload_image", content=b"text", headers={"Content-Type": "image/jpg"})
+
+    assert reply.status_code == 415
+
+
+def test_metrics_count_uploads_duplicates_thumbnails_failures_and_queue_depth(api: Api) -> None:
+    before = {
+        "uploads": api.metric("imagelake_uploads_total"),
+        "duplicates": api.metric("imagelake_duplicate_uploads_total"),
+        "thumbnails": api.metric("imagelake_thumbnails_total"),
+        "timed": api.metric("imagelake_thumbnail_seconds_count"),
+        "failures": api.metric("imagelake_failures_total", kind="thumbnail"),
+        "rejected": api.metric("imagelake_rejected_uploads_total", reason="unsupported_media_type"),
+    }
+    data = photo_bytes("coffee")
+    api.upload(data)
+    api.upload(data)
+    api.upload(truncated_png())
+    api.upload(b"not an image")
+    assert api.metric("imagelake_queue_depth", queue="thumbnails") == 2
+
+    api.drain()
+
+    assert api.metric("imagelake_uploads_total") == before["uploads"] + 2
+    assert api.metric("imagelake_duplicate_uploads_total") == before["duplicates"] + 1
+    assert api.metric("imagelake_thumbnails_total") == before["thumbnails"] + 3
+    assert api.metric("imagelake_thumbnail_seconds_count") == before["timed"] + 1
+    assert api.metric("imagelake_thumbnail_seconds_bucket", le="+Inf") >= before["timed"] + 1
+    assert api.metric("imagelake_failures_total", kind="thumbnail") == before["failures"] + 1
+    assert (
+        api.metric("imagelake_rejected_uploads_total", reason="unsupported_media_type")
+        == before["rejected"] + 1
+    )
+    assert api.metric("imagelake_queue_depth", queue="thumbnails") == 0
+    assert api.client.get("/metrics").headers["content-type"].startswith("text/plain")

@@ -1,0 +1,180 @@
+"""Dashboard sign-in: the API key in a strict HttpOnly cookie, and the CSRF rules for using it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imagelake.api.session import SESSION_COOKIE
+from tests.photos import photo_bytes
+from tests.unit.api_harness import Api, open_api
+
+SITE = "http://testserver"
+IMAGE_ID = "b9f08c7f-089e-4cbf-ba78-a89a6e586e86"
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    """A browser-like client: no Authorization header, cookies kept between calls."""
+    with open_api(tmp_path) as api:
+        api.client.headers.pop("Authorization")
+        yield api
+
+
+def sign_in(api: Api, key: str, **headers: str) -> None:
+    reply = api.client.post(
+        "/login", data={"key": key, "next": "/"}, headers=headers, follow_redirects=False
+    )
+    assert reply.status_code == 303, reply.text
+
+
+@pytest.mark.parametrize("path", ["/", "/upload", "/analytics", f"/view/{IMAGE_ID}"])
+def test_pages_send_a_signed_out_visitor_to_sign_in_and_back(api: Api, path: str) -> None:
+    reply = api.client.get(path, follow_redirects=False)
+
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/login?next=" + path.replace("/", "%2F")
+
+
+def test_signing_in_sets_a_strict_http_only_cookie_holding_the_key(api: Api) -> None:
+    reply = api.client.post(
+        "/login", data={"key": f"  {api.token} ", "next": "/upload"}, follow_redirects=False
+    )
+
+    assert (reply.status_code, reply.headers["location"]) == (303, "/upload")
+    cookie = reply.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}={api.token};")
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http: a Secure cookie would never come back
+    page = api.client.get("/upload")
+    assert page.status_code == 200
+    assert "tester" in page.text
+    assert "Sign out" in page.text
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(tmp_path: Path) -> None:
+    with open_api(tmp_path, public_url="https://images.example") as api:
+        reply = api.client.post("/login", data={"key": api.token}, follow_redirects=False)
+
+    assert "Secure" in reply.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("key", ["il_wrong", "", "Bearer x"])
+def test_a_wrong_key_shows_an_error_and_sets_no_cookie(api: Api, key: str) -> None:
+    reply = api.client.post("/login", data={"key": key}, follow_redirects=False)
+
+    assert reply.status_code == 401
+    assert "not valid" in reply.text
+    assert "set-cookie" not in reply.headers
+    assert api.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_revoked_key_signs_the_browser_out(api: Api) -> None:
+    key, token = api.wired.keys.create("leaver")
+    sign_in(api, token)
+    api.wired.keys.revoke(key.key_id)
+
+    reply = api.client.get("/analytics", follow_redirects=False)
+
+    assert reply.headers["location"] == "/login?next=%2Fanalytics"
+    assert f'{SESSION_COOKIE}=""' in reply.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "\\\\evil"])
+def test_sign_in_never_redirects_off_site(api: Api, target: str) -> None:
+    reply = api.client.post(
+        "/login", data={"key": api.token, "next": target}, follow_redirects=False
+    )
+
+    assert reply.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("path", ["/login", "/logout"])
+def test_forms_posted_from_another_site_are_refused(api: Api, path: str) -> None:
+    reply = api.client.post(
+        path, data={"key": api.token}, headers={"Origin": "https://evil.example"}
+    )
+
+    assert reply.status_code == 403
+    assert "set-cookie" not in reply.headers
+
+
+def test_signing_out_forgets_the_key(api: Api) -> None:
+    sign_in(api, api.token, Origin=SITE)
+
+    reply = api.client.post("/logout", headers={"Origin": SITE}, follow_redirects=False)
+
+    assert (reply.status_code, reply.headers["location"]) == (303, "/login")
+    assert f'{SESSION_COOKIE}=""' in reply.headers["set-cookie"]
+    assert api.client.get("/", follow_redirects=False).status_code == 303
+    assert api.client.get("/images").status_code == 401
+
+
+def test_the_cookie_authenticates_reads_of_the_api(api: Api) -> None:
+    sign_in(api, api.token)
+
+    assert api.client.get("/images").status_code == 200
+
+
+def test_a_cookie_upload_without_the_csrf_header_is_refused_and_stores_nothing(
+    api: Api,
+) -> None:
+    sign_in(api, api.token)
+
+    reply = api.upload(photo_bytes())
+
+    assert reply.status_code == 403
+    assert reply.json()["error"]["code"] == "forbidden"
+    assert "X-Requested-With" in reply.json()["error"]["message"]
+    assert api.wired.container.catalog.list_images(10, None)[0] == []
+
+
+def test_a_cookie_upload_with_the_csrf_header_is_accepted(api: Api) -> None:
+    sign_in(api, api.token)
+
+    reply = api.client.post(
+        "/images",
+        content=photo_bytes(),
+        headers={"X-Requested-With": "XMLHttpRequest", "Origin": SITE},
+    )
+
+    assert reply.status_code == 201
+    assert api.wired.container.catalog.get_image(reply.json()["image_id"]).owner == "tester"
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/images"), ("DELETE", "/images/x")])
+def test_a_cookie_call_from_another_origin_is_refused(api: Api, method: str, path: str) -> None:
+    sign_in(api, api.token)
+
+    reply = api.client.request(
+        method,
+        path,
+        content=photo_bytes(),
+        headers={"X-Requested-With": "XMLHttpRequest", "Origin": "https://evil.example"},
+    )
+
+    assert reply.status_code == 403
+    assert reply.json()["error"]["message"] == "cross-origin request refused"
+
+
+def test_a_bearer_header_is_used_instead_of_the_cookie(api: Api) -> None:
+    sign_in(api, api.token)
+
+    reply = api.client.get("/images", headers={"Authorization": "Bearer il_wrong"})
+
+    assert reply.status_code == 401
+
+
+def test_with_auth_off_the_pages_need_no_sign_in(tmp_path: Path) -> None:
+    with open_api(tmp_path, auth="off") as api:
+        api.client.headers.pop("Authorization")
+        gallery = api.client.get("/", follow_redirects=False)
+        login = api.client.get("/login", follow_redirects=False)
+
+    assert gallery.status_code == 200
+    assert "Sign out" not in gallery.text
+    assert (login.status_code, login.headers["location"]) == (303, "/")
