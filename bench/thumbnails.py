@@ -123,48 +123,76 @@ def _run(job: tuple[str, int]) -> tuple[int, float, int]:
 
 # --- the driver --------------------------------------------------------------------------
 
+METHODS = ("vips-1", "vips-3", "pillow-resize", "pillow-thumbnail")
+Job = tuple[str, int]
+
 
 @dataclass(frozen=True)
-class Run:
-    method: str
-    processes: int
-    threads: int | None
-    images: int
+class Results:
+    cpu: dict[Job, list[float]]  # (method, photo index) -> CPU seconds of each such job
     wall: float
-    cpu_seconds: dict[int, list[float]]  # photo index -> CPU seconds of each of its jobs
+    jobs: int
     peak_rss_mb: float
 
-    @property
-    def per_core(self) -> float:
-        """Images per CPU-second: the throughput of one fully used core."""
-        return self.images / sum(sum(times) for times in self.cpu_seconds.values())
+    def cost(self, method: str, photos: list[int]) -> float:
+        """CPU seconds for one pass of `method` over `photos` (each photo's median job)."""
+        return sum(statistics.median(self.cpu[(method, index)]) for index in photos)
 
 
-def measure(
-    method: str, paths: list[Path], processes: int, rounds: int, threads: int | None = None
-) -> Run:
+def run_pool(jobs: list[Job], paths: list[Path], processes: int, threads: int | None) -> Results:
     context = multiprocessing.get_context("spawn")  # libvips must not be forked
     ready = context.Barrier(processes + 1)
-    jobs = [(method, index) for _ in range(rounds) for index in range(len(paths))]
     with context.Pool(processes, _start_worker, (paths, threads, ready)) as pool:
         ready.wait()
         start = time.perf_counter()
         results = pool.map(_run, jobs, chunksize=1)
         wall = time.perf_counter() - start
-    cpu_seconds: dict[int, list[float]] = {}
-    for index, seconds, _ in results:
-        cpu_seconds.setdefault(index, []).append(seconds)
+    cpu: dict[Job, list[float]] = {}
+    for job, (_, seconds, _) in zip(jobs, results, strict=True):
+        cpu.setdefault(job, []).append(seconds)
     peak_kb = max(rss for _, _, rss in results)
-    return Run(method, processes, threads, len(jobs), wall, cpu_seconds, peak_kb / 1024)
+    return Results(cpu, wall, len(jobs), peak_kb / 1024)
 
 
-def format_share(run: Run, paths: list[Path], suffix: str) -> float:
-    """Median CPU seconds per image, summed over the photos of one format."""
-    return sum(
-        statistics.median(times)
-        for index, times in run.cpu_seconds.items()
-        if paths[index].suffix == suffix
-    )
+def compare(paths: list[Path], processes: int, threads: int | None) -> tuple[list[str], int]:
+    """Every method on every photo, interleaved so that all of them see the same machine."""
+    jobs = [(method, index) for _ in range(2) for index in range(len(paths)) for method in METHODS]
+    results = run_pool(jobs, paths, processes, threads)
+    everything = list(range(len(paths)))
+    jpegs = [index for index, path in enumerate(paths) if path.suffix == ".jpg"]
+    pngs = [index for index, path in enumerate(paths) if path.suffix == ".png"]
+    ms = {method: results.cost(method, everything) * 1000 / len(paths) for method in METHODS}
+    speedup = ms["pillow-resize"] / ms["vips-1"]
+    three = ms["vips-3"] / ms["vips-1"]
+    by_format = [
+        results.cost("pillow-resize", subset) / results.cost("vips-1", subset)
+        for subset in (jpegs, pngs)
+    ]
+    ok_speed, ok_three = speedup >= TARGET_SPEEDUP, three <= TARGET_THREE_SIZES
+    row = [
+        str(processes),
+        str(threads or "default"),
+        *(f"{ms[method]:.0f}" for method in METHODS),
+        f"**{speedup:.1f}x** {_verdict(ok_speed)}",
+        f"{by_format[0]:.1f}x",
+        f"{by_format[1]:.1f}x",
+        f"**{three:.2f}x** {_verdict(ok_three)}",
+    ]
+    return row, (not ok_speed) + (not ok_three)
+
+
+def throughput(method: str, paths: list[Path], processes: int, threads: int | None) -> list[str]:
+    """One method alone: wall-clock images/s and the workers' peak memory."""
+    jobs = [(method, index) for index in range(len(paths))] * processes
+    results = run_pool(jobs, paths, processes, threads)
+    label = "-" if method.startswith("pillow") else str(threads or "default")
+    return [
+        method,
+        str(processes),
+        label,
+        f"{results.jobs / results.wall:.1f}",
+        f"{results.peak_rss_mb:.0f} MB",
+    ]
 
 
 def main() -> int:
@@ -173,60 +201,42 @@ def main() -> int:
     megapixels = sum(_megapixels(path) for path in paths)
     print(f"thumbnails: {len(paths)} photos, {megapixels:.0f} MP in all, long side -> {SIZE}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {_load()} at start")
-    runs: list[Run] = []
-    for processes in (1, 2):
-        for threads in (None, 1):
-            runs.append(measure("vips-1", paths, processes, rounds=2, threads=threads))
-            runs.append(measure("vips-3", paths, processes, rounds=2, threads=threads))
-        runs.append(measure("pillow-resize", paths, processes, rounds=1))
-        runs.append(measure("pillow-thumbnail", paths, processes, rounds=1))
-    print(f"load {_load()} at the end; per-core figures are images per CPU-second\n")
-    print(
-        "| method | processes | libvips threads | CPU ms/image | per core (img/CPU-s) "
-        "| vs Pillow resize | wall img/s | peak RSS/worker |"
+    print("\nCPU ms per image (process CPU time incl. libvips threads; median per photo):\n")
+    _table(
+        [
+            "processes",
+            "libvips threads",
+            *METHODS,
+            f"vips-1 vs pillow-resize (>= {TARGET_SPEEDUP}x)",
+            "JPEG only",
+            "PNG only",
+            f"vips-3 / vips-1 (<= {TARGET_THREE_SIZES}x)",
+        ]
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for run in runs:
-        base = _find(runs, "pillow-resize", run.processes)
-        vips_threads = str(run.threads or "default")
-        threads_label = "-" if run.method.startswith("pillow") else vips_threads
-        print(
-            f"| {run.method} | {run.processes} | {threads_label} | {1000 / run.per_core:.0f} "
-            f"| {run.per_core:.2f} | {run.per_core / base.per_core:.1f}x "
-            f"| {run.images / run.wall:.2f} | {run.peak_rss_mb:.0f} MB |"
-        )
-    print()
     failures = 0
+    for processes, threads in ((1, None), (1, 1), (2, 1)):
+        row, failed = compare(paths, processes, threads)
+        failures += failed
+        _row(row)
+    print("\nWall-clock throughput, one method at a time (at the mercy of the machine's load):\n")
+    _table(["method", "processes", "libvips threads", "images/s", "peak RSS/worker"])
     for processes in (1, 2):
-        base = _find(runs, "pillow-resize", processes)
-        for threads in (None, 1):
-            one = _find(runs, "vips-1", processes, threads)
-            three = _find(runs, "vips-3", processes, threads)
-            speedup = one.per_core / base.per_core
-            cost = one.per_core / three.per_core
-            ok_speed, ok_cost = speedup >= TARGET_SPEEDUP, cost <= TARGET_THREE_SIZES
-            failures += (not ok_speed) + (not ok_cost)
-            print(
-                f"{processes} process(es), libvips threads {threads or 'default'}: "
-                f"one size {speedup:.1f}x Pillow resize per core (>= {TARGET_SPEEDUP}x) "
-                f"{_verdict(ok_speed)}; three sizes {cost:.2f}x one (<= {TARGET_THREE_SIZES}x) "
-                f"{_verdict(ok_cost)}"
-            )
-    vips, pillow = _find(runs, "vips-1", 1, 1), _find(runs, "pillow-resize", 1)
-    for suffix in (".jpg", ".png"):
-        ratio = format_share(pillow, paths, suffix) / format_share(vips, paths, suffix)
-        print(f"{suffix[1:].upper()} photos only (1 process): vips-1 {ratio:.1f}x Pillow resize")
+        for method in ("vips-1", "pillow-resize", "pillow-thumbnail"):
+            for threads in (None, 1) if method.startswith("vips") else (None,):
+                _row(throughput(method, paths, processes, threads))
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS of any worker: {children:.0f} MB; took {time.perf_counter() - started:.0f} s")
+    print(f"\npeak RSS of any worker: {children:.0f} MB; load {_load()} at the end; ", end="")
+    print(f"took {time.perf_counter() - started:.0f} s")
     return 1 if failures else 0
 
 
-def _find(runs: list[Run], method: str, processes: int, threads: int | None = None) -> Run:
-    return next(
-        run
-        for run in runs
-        if (run.method, run.processes, run.threads) == (method, processes, threads)
-    )
+def _table(header: list[str]) -> None:
+    _row(header)
+    _row(["---"] * len(header))
+
+
+def _row(cells: list[str]) -> None:
+    print("| " + " | ".join(cells) + " |", flush=True)
 
 
 def _verdict(ok: bool) -> str:

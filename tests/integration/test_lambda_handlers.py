@@ -6,6 +6,7 @@ moto cannot run Lambda code (no Docker), so this is how the handlers meet AWS he
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -180,6 +181,13 @@ def test_a_direct_upload_becomes_an_image_with_thumbnails(deployment: Deployment
     assert created["statusCode"] == 201, created
     ticket = json_body(created)
     assert ticket["key"].startswith("incoming/")
+    # moto accepts any form; what S3 would enforce is in the signed policy.
+    policy = json.loads(base64.b64decode(ticket["fields"]["policy"]))
+    max_bytes = Settings().max_upload_bytes
+    assert ticket["max_bytes"] == max_bytes
+    assert ["content-length-range", 1, max_bytes] in policy["conditions"]
+    assert {"key": ticket["key"]} in policy["conditions"]
+    assert {"Content-Type": "image/jpeg"} in policy["conditions"]
     photo = photo_bytes("coffee", scale=0.5)
 
     posted = httpx.post(

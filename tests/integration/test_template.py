@@ -38,10 +38,13 @@ from samtranslator.utils.py27hash_fix import (
 from imagelake.adapters.aws_clients import client
 from imagelake.adapters.dynamodb import DynamoDBCatalog
 from imagelake.adapters.dynamodb_schema import TTL_ATTRIBUTE, Tables, table_specs
+from imagelake.adapters.memory import MemoryBlobStore
 from imagelake.adapters.sqs import SqsQueue
+from imagelake.config import Settings
 from imagelake.domain.images import Image, utcnow
+from imagelake.domain.signing import Signer
 from imagelake.ports import Message
-from imagelake.services.archive import archive_line, receive
+from imagelake.services.archive import EventArchiver, receive
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TEMPLATE = DEPLOY / "template.yaml"
@@ -140,7 +143,9 @@ def test_lake_table_has_the_archive_lines_fields() -> None:
     body = json.dumps(
         {"event_name": "IMAGE_REQUESTED", "user_id": "42", "image_id": "x", "timestamp": NOON}
     ).encode()
-    line = archive_line(receive(Message("m", body, "r", 1, 0.0)), NOON)
+    lake = MemoryBlobStore("http://imagelake.test", Signer(b"unused", ()))
+    (key,) = EventArchiver(lake).archive([receive(Message("m", body, "r", 1, 0.0))])
+    line = lake.get(key).decode()
     fields = list(json.loads(line))
     # event_name is the partition Athena reads from the key; a column may not repeat it.
     assert partitions == ["event_name", "dt", "hour"]
@@ -148,6 +153,14 @@ def test_lake_table_has_the_archive_lines_fields() -> None:
     parameters = table_input["Parameters"]
     assert parameters["projection.enabled"] == "true"
     assert parameters["projection.dt.type"] == "date"
+    template_key = parameters["storage.location.template"]["Fn::Sub"]
+    projected = (
+        template_key.removeprefix("s3://${LakeBucket}/")
+        .replace("${!event_name}", "IMAGE_REQUESTED")
+        .replace("${!dt}", "2021-07-11")
+        .replace("${!hour}", "12")
+    )
+    assert key.startswith(projected), (key, projected)
     assert table_input["StorageDescriptor"]["Location"] == {
         "Fn::Sub": "s3://${LakeBucket}/events/raw/"
     }
@@ -180,10 +193,11 @@ def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -
         assert redrive["deadLetterTargetArn"].endswith(f":{prefix}-{queue}-dlq")
         assert int(redrive["maxReceiveCount"]) == 5
 
-    tables = client("dynamodb").list_tables()["TableNames"]
-    assert {t for t in tables if t.startswith(prefix)} == {
-        spec["TableName"] for spec in table_specs(Tables.for_prefix(prefix))
-    }
+    dynamodb = client("dynamodb")
+    for spec in table_specs(Tables.for_prefix(prefix)):
+        table = dynamodb.describe_table(TableName=spec["TableName"])["Table"]
+        assert table["KeySchema"] == spec["KeySchema"]
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert outputs["AlertTopicArn"].endswith(f":{prefix}-alerts")
     client("sns").get_topic_attributes(TopicArn=outputs["AlertTopicArn"])
 
@@ -197,8 +211,29 @@ def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -
         assert step_functions <= created and not observer & created
         assert "ObserverStateMachineArn" in outputs
 
-    # Each queue feeds its function, reporting partial batch failures.
+    # The functions' settings name what the stack made, and only settings that exist.
     lambdas = client("lambda")
+    function_name = next(
+        r["PhysicalResourceId"]
+        for r in stack_resources(stack["StackName"])
+        if r["LogicalResourceId"] == "ApiFunction"
+    )
+    env = lambdas.get_function_configuration(FunctionName=function_name)["Environment"]
+    variables = env["Variables"]
+    assert {
+        name.removeprefix("IMAGELAKE_").lower()
+        for name in variables
+        if name.startswith("IMAGELAKE_")
+    } <= set(Settings.model_fields)
+    assert variables["IMAGELAKE_BLOBS"] == f"s3://{outputs['OriginalsBucketName']}"
+    assert variables["IMAGELAKE_THUMBNAILS"] == f"s3://{outputs['ThumbnailsBucketName']}"
+    assert variables["IMAGELAKE_ARCHIVE"] == f"s3://{outputs['LakeBucketName']}"
+    assert variables["IMAGELAKE_CATALOG"] == f"dynamodb://{prefix}"
+    assert variables["IMAGELAKE_QUEUE"] == f"sqs://{prefix}-observer"
+    assert variables["IMAGELAKE_JOBS_QUEUE"] == f"sqs://{prefix}-thumbnails"
+    assert variables["IMAGELAKE_NOTIFY"] == f"sns://{outputs['AlertTopicArn']}"
+
+    # Each queue feeds its function, reporting partial batch failures.
     mappings = lambdas.list_event_source_mappings()["EventSourceMappings"]
     ours = [m for m in mappings if f":{prefix}-" in m["EventSourceArn"]]
     fed = {(m["EventSourceArn"].rsplit(":", 1)[1], m["FunctionArn"].split(":")[-1]) for m in ours}

@@ -70,3 +70,9 @@ def test_json_items_gives_each_array_item_its_exact_source() -> None:
 def test_json_items_takes_a_single_value_whole() -> None:
     assert json_items(' {"a": 1} ') == (False, [({"a": 1}, ' {"a": 1} ')])
     assert json_items("[]") == (True, [])
+
+
+@pytest.mark.parametrize("name", [["IMAGE_REQUESTED"], {"a": 1}, 1.5])
+def test_an_event_name_of_the_wrong_type_is_refused_not_a_crash(name: object) -> None:
+    with pytest.raises(InvalidEvent, match="event_name"):
+        validate_event({**json.loads(event()), "event_name": name})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +16,7 @@ from tests.photos import (
     decompression_bomb,
     encode,
     hevc_heic,
+    large_photo_image,
     load_photo,
     oriented,
     photo_bytes,
@@ -331,3 +333,16 @@ def test_transparent_pixels_do_not_bleed_into_smaller_sizes(engine: VipsEngine) 
 
     visible = small[3] > 64
     assert (visible.ifthenelse(small[1], 0)).max() < 40
+
+
+def test_thumbnail_looks_like_the_photo(engine: VipsEngine) -> None:
+    photo = large_photo_image(4, "rocket").copy_memory()  # 2450 px wide: shrinks on load
+    spec = ThumbnailSpec(sizes=(256,), quality=95)
+
+    thumb = decode(engine.thumbnails(encode(photo, quality=95), spec)[256])
+
+    reference = photo.icc_transform("srgb", embedded=True)  # rocket.jpg has its own profile
+    reference = reference.resize(thumb.width / photo.width, vscale=thumb.height / photo.height)
+    error = thumb.cast("float") - reference.cast("float")
+    psnr = 10 * math.log10(255**2 / (error * error).avg())
+    assert psnr > 35  # a thumbnail turned the wrong way scores about 14 dB

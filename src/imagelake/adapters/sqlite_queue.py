@@ -1,12 +1,22 @@
-"""A durable queue in one SQLite file (WAL, synchronous=FULL), shared by queues and processes."""
+"""A durable queue in one SQLite file (WAL), shared by queues and processes.
+
+Sends commit with synchronous=FULL: a message is on disk before send() returns. Claims, acks
+and retries commit with synchronous=NORMAL: losing one to a power cut only brings a message
+back early or again, which at-least-once consumers handle anyway, and the next FULL commit
+makes them durable too. Concurrent sends of one process share a commit (group commit).
+"""
 
 from __future__ import annotations
 
+import json
+import secrets
 import sqlite3
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from imagelake.domain.errors import BackendError, InvalidInput, NotFound
@@ -25,8 +35,7 @@ CREATE INDEX IF NOT EXISTS dead_letters_by_queue ON dead_letters (queue, dead_at
 """
 
 CLAIM = """
-UPDATE messages SET visible_at = ?, receive_count = receive_count + 1,
-    receipt = lower(hex(randomblob(16)))
+UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ?
 WHERE id IN (
     SELECT id FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, id LIMIT ?)
 RETURNING id, body, receipt, receive_count, sent_at
@@ -42,13 +51,26 @@ INSERT INTO messages (queue, body, sent_at, visible_at)
 SELECT queue, body, ?, ? FROM dead_letters WHERE queue = ? AND (? IS NULL OR id = ?) ORDER BY id
 """
 
+ACK = "DELETE FROM messages WHERE receipt = ? AND id IN (SELECT value FROM json_each(?))"
+INSERT = "INSERT INTO messages (queue, body, sent_at, visible_at) VALUES (?, ?, ?, ?)"
+
 FIRST_PAUSE, LONGEST_PAUSE = 0.05, 0.2
+
+
+@dataclass
+class _Send:
+    rows: list[tuple[str, bytes, float, float]]
+    done: bool = False
+    error: BaseException | None = None
 
 
 class SqliteQueue:
     def __init__(self, path: Path, name: str) -> None:
         self.name = name
         self._lock = threading.Lock()
+        self._sends: list[_Send] = []  # waiting for the next group commit
+        self._sends_lock = threading.Lock()
+        self._durable = True
         with _translated():
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
@@ -63,10 +85,24 @@ class SqliteQueue:
         if not bodies:
             return
         now = time.time()
-        rows = [(self.name, bytes(body), now, now) for body in bodies]
-        with self._write() as conn:
-            sql = "INSERT INTO messages (queue, body, sent_at, visible_at) VALUES (?, ?, ?, ?)"
-            conn.executemany(sql, rows)
+        mine = _Send([(self.name, bytes(body), now, now) for body in bodies])
+        with self._sends_lock:
+            self._sends.append(mine)
+        with self._lock:
+            if not mine.done:  # nobody took it along: commit everything waiting, mine included
+                with self._sends_lock:
+                    group, self._sends = self._sends, []
+                try:
+                    with self._transaction(durable=True) as conn:
+                        conn.executemany(INSERT, [row for send in group for row in send.rows])
+                except BaseException as exc:
+                    for send in group:
+                        send.error = exc
+                finally:
+                    for send in group:
+                        send.done = True
+        if mine.error is not None:
+            raise BackendError(f"queue database error: {mine.error}") from mine.error
 
     def receive(
         self, max_messages: int, visibility_timeout: float, wait: float = 0
@@ -84,15 +120,18 @@ class SqliteQueue:
             pause = min(pause * 2, LONGEST_PAUSE)
 
     def ack(self, messages: Sequence[Message]) -> None:
-        held = [(_rowid(m), m.receipt) for m in messages]
-        if held:
-            with self._write() as conn:
-                conn.executemany("DELETE FROM messages WHERE id = ? AND receipt = ?", held)
+        by_receipt: dict[str, list[int]] = defaultdict(list)  # one receipt per claim
+        for message in messages:
+            by_receipt[message.receipt].append(_rowid(message))
+        if by_receipt:
+            with self._write(durable=False) as conn:
+                for receipt, ids in by_receipt.items():
+                    conn.execute(ACK, (receipt, json.dumps(ids)))
 
     def retry(self, message: Message, delay: float) -> None:
         if delay < 0:
             raise InvalidInput("delay must be >= 0")
-        with self._write() as conn:
+        with self._write(durable=False) as conn:
             conn.execute(
                 "UPDATE messages SET visible_at = ? WHERE id = ? AND receipt = ?",
                 (time.time() + delay, _rowid(message), message.receipt),
@@ -152,8 +191,9 @@ class SqliteQueue:
             sql = "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ? LIMIT 1"
             if conn.execute(sql, (self.name, now)).fetchone() is None:
                 return []
-        with self._write() as conn:
-            params = (now + visibility_timeout, self.name, now, max_messages)
+        receipt = secrets.token_hex(16)
+        with self._write(durable=False) as conn:
+            params = (now + visibility_timeout, receipt, self.name, now, max_messages)
             rows = conn.execute(CLAIM, params).fetchall()
         rows.sort()
         return [Message(str(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
@@ -164,16 +204,24 @@ class SqliteQueue:
             yield self._conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with _translated(), self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.rollback()
-                raise
+    def _write(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        with _translated(), self._lock, self._transaction(durable) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, durable: bool) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; the caller holds self._lock."""
+        if durable != self._durable:
+            self._conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+            self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.rollback()
+            raise
 
 
 def _rowid_or_none(message_id: str) -> int | None:

@@ -14,7 +14,6 @@ keeps Lambda from deleting one that is due again.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,7 +30,6 @@ from imagelake.aws import runtime
 from imagelake.aws.records import s3_objects, sqs_records, to_message
 from imagelake.ports import Message
 
-log = logging.getLogger(__name__)
 Event = dict[str, Any]
 Step = Callable[[Sequence[Message]], tuple[list[Message], list[Message]]]
 # An all-failed batch is an answer like any other, not an invocation error to retry whole.
@@ -88,12 +86,8 @@ def _step(event: Any, step: Step) -> dict[str, Any]:
     failures = list(event.get("batchItemFailures", [])) if isinstance(event, dict) else []
     done, unfinished = step([to_message(record) for record in records])
     kept = {m.message_id for m in done}
-    failures += [{"itemIdentifier": m.message_id} for m in _unique(unfinished)]
+    failures += [{"itemIdentifier": m.message_id} for m in unfinished]
     return {
         "records": [record for record in records if record["messageId"] in kept],
         "batchItemFailures": failures,
     }
-
-
-def _unique(messages: list[Message]) -> list[Message]:
-    return list({m.message_id: m for m in messages}.values())

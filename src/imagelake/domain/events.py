@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from imagelake.domain.errors import InvalidEvent
 
@@ -20,6 +20,7 @@ class EventName(StrEnum):
     IMAGE_DELETED = "IMAGE_DELETED"
 
 
+_NAMES = {str(name): name for name in EventName}
 MAX_ID_LENGTH = 256
 _WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's four whitespace characters
 
@@ -31,8 +32,9 @@ def _refuse_constant(name: str) -> object:
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-@dataclass(frozen=True)
-class ImageEvent:
+class ImageEvent(NamedTuple):
+    """One valid event. Immutable; a tuple because the consumer makes one per message."""
+
     event_name: EventName
     user_id: str
     image_id: str
@@ -43,8 +45,12 @@ class ImageEvent:
     @property
     def partition(self) -> str:
         """Hive-style prefix of the raw archive object this event belongs in."""
-        ts = self.timestamp
-        return f"event_name={self.event_name}/dt={ts:%Y-%m-%d}/hour={ts:%H}"
+        return partition_of(self.event_name, self.timestamp.isoformat())
+
+
+def partition_of(event_name: str, utc_iso: str) -> str:
+    """The partition of an event from its name and its UTC timestamp in ISO 8601."""
+    return f"event_name={event_name}/dt={utc_iso[:10]}/hour={utc_iso[11:13]}"
 
 
 def idempotency_key(raw: bytes, event_id: str | None) -> str:
@@ -55,6 +61,8 @@ def idempotency_key(raw: bytes, event_id: str | None) -> str:
 
 def _text(payload: dict[str, Any], name: str) -> str:
     value = payload.get(name)
+    if type(value) is str and _plain_id(value):
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
@@ -88,21 +96,27 @@ def validate_event(payload: object) -> ImageEvent:
     """Check one decoded payload against the contract; raise InvalidEvent naming the fault."""
     if not isinstance(payload, dict):
         raise InvalidEvent("an event must be a JSON object")
-    name = payload.get("event_name")
-    if not isinstance(name, str) or name not in EventName.__members__:
+    given = payload.get("event_name")
+    name = _NAMES.get(given) if type(given) is str else None  # lists are not hashable
+    if name is None:
         known = ", ".join(EventName)
-        raise InvalidEvent(f"unknown event_name {str(name)[:64]!r}; known: {known}")
+        raise InvalidEvent(f"unknown event_name {str(given)[:64]!r}; known: {known}")
+    # The ids are checked inline first: this runs for every event, twice.
+    user_id = payload.get("user_id")
+    if not (type(user_id) is str and _plain_id(user_id)):
+        user_id = _text(payload, "user_id")
+    image_id = payload.get("image_id")
+    if not (type(image_id) is str and _plain_id(image_id)):
+        image_id = _text(payload, "image_id")
     event_id = payload.get("event_id")
     if event_id is not None:
         event_id = _text(payload, "event_id")
-    return ImageEvent(
-        event_name=EventName(name),
-        user_id=_text(payload, "user_id"),
-        image_id=_text(payload, "image_id"),
-        timestamp=parse_timestamp(payload.get("timestamp")),
-        event_id=event_id,
-        fields=payload,
-    )
+    timestamp = parse_timestamp(payload.get("timestamp"))
+    return ImageEvent(name, user_id, image_id, timestamp, event_id, payload)
+
+
+def _plain_id(value: str) -> bool:
+    return 0 < len(value) <= MAX_ID_LENGTH and value.isascii() and not value.isspace()
 
 
 def decode_text(raw: bytes) -> str:
@@ -179,8 +193,7 @@ def build_event(name: EventName, user_id: str, image_id: str, at: datetime, **ex
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-@dataclass(frozen=True)
-class RequestRecord:
+class RequestRecord(NamedTuple):
     """One IMAGE_REQUESTED event as the catalog counts it."""
 
     key: str  # idempotency key

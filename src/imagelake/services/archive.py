@@ -11,25 +11,25 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from imagelake.domain.events import (
     ImageEvent,
     decode_payload,
     idempotency_key,
+    partition_of,
     validate_event,
 )
 from imagelake.ports import BlobStore, Message
 
 RAW_PREFIX = "events/raw"
 CONTENT_TYPE = "application/x-ndjson"
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # ASCII-only: no U+2028 line breaks
+_STR: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
-@dataclass(frozen=True)
-class Received:
+class Received(NamedTuple):
     """A queued message that passed validation."""
 
     message: Message
@@ -45,19 +45,16 @@ def receive(message: Message) -> Received:
     return Received(message, event, idempotency_key(message.body, event.event_id), text)
 
 
-def archive_line(item: Received, received_at: str) -> str:
+def archive_line(item: Received, received_at: str, utc_iso: str) -> str:
+    """One JSON object on one line, ASCII only (so no U+2028 can split it)."""
     e = item.event
-    return _ENCODE(
-        {
-            "key": item.key,
-            "received_at": received_at,
-            "event_name": str(e.event_name),
-            "user_id": e.user_id,
-            "image_id": e.image_id,
-            "timestamp": e.timestamp.isoformat(),
-            "event_id": e.event_id,
-            "raw": item.text,
-        }
+    # Field by field with the C string encoder: several times faster than dumps() of a dict.
+    return (
+        f'{{"key":{_STR(item.key)},"received_at":{_STR(received_at)},'
+        f'"event_name":"{e.event_name.value}","user_id":{_STR(e.user_id)},'
+        f'"image_id":{_STR(e.image_id)},"timestamp":"{utc_iso}",'
+        f'"event_id":{"null" if e.event_id is None else _STR(e.event_id)},'
+        f'"raw":{_STR(item.text)}}}'
     )
 
 
@@ -78,7 +75,9 @@ class EventArchiver:
         batch = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
         groups: dict[str, list[str]] = defaultdict(list)
         for item in items:
-            groups[item.event.partition].append(archive_line(item, received_at))
+            utc_iso = item.event.timestamp.isoformat()
+            partition = partition_of(item.event.event_name, utc_iso)
+            groups[partition].append(archive_line(item, received_at, utc_iso))
         keys = []
         for partition, lines in sorted(groups.items()):
             key = f"{RAW_PREFIX}/{partition}/{batch}.jsonl"

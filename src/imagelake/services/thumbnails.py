@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from imagelake.domain.errors import CorruptImage, ImagelakeError, NotFound
 from imagelake.domain.events import EventName, build_event
@@ -51,11 +52,15 @@ class ThumbnailService:
             made = self._engine.thumbnails(data, self._spec)
         except CorruptImage as exc:
             return self.fail(image_id, str(exc))
-        keys: dict[int, str] = {}
-        for size, blob in made.items():
-            key = thumbnail_key(image_id, size, self._spec)
-            self._thumbnails.put(key, blob, self._spec.content_type)
-            keys[size] = key
+        keys = {size: thumbnail_key(image_id, size, self._spec) for size in made}
+        # Each put waits on the disk or the network, not the CPU: overlap them.
+        with ThreadPoolExecutor(max(1, len(made))) as pool:
+            stored = [
+                pool.submit(self._thumbnails.put, keys[size], blob, self._spec.content_type)
+                for size, blob in made.items()
+            ]
+        for put in stored:
+            put.result()  # the first failure, if any, fails the job
         ready = image.ready(keys)
         try:
             self._catalog.save_image(ready)

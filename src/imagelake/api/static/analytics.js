@@ -1,9 +1,7 @@
 // Analytics page: the stats API's rows drawn as a uPlot bar chart and two ranked bar lists.
 "use strict";
 
-const DAY_MS = 86400000;
 const TOP = 10;
-let chart = null;
 
 function rowsOf(body) {
   return Array.isArray(body) ? body : body.rows;
@@ -11,10 +9,6 @@ function rowsOf(body) {
 
 function countOf(row) {
   return Number(row.requests);
-}
-
-function isoDay(ms) {
-  return new Date(ms).toISOString().slice(0, 10);
 }
 
 function statsUrl(by, since) {
@@ -43,65 +37,6 @@ function renderSummary(summary) {
     card.querySelector(".label").textContent = labels[key];
     box.append(card);
   }
-}
-
-// Every day of the range, zero where nothing was requested: a gap is news too.
-function perDaySeries(rows, days) {
-  const byDay = new Map(rows.map((row) => [String(row.day).slice(0, 10), countOf(row)]));
-  const now = new Date();
-  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
-  const xs = [];
-  const ys = [];
-  for (let i = days - 1; i >= 0; i--) {
-    const ms = today - i * DAY_MS;
-    xs.push(ms / 1000);
-    ys.push(byDay.get(isoDay(ms)) ?? 0);
-  }
-  return [xs, ys];
-}
-
-function renderPerDay(rows, days) {
-  const data = perDaySeries(rows, days);
-  const box = document.getElementById("per-day");
-  const styles = getComputedStyle(document.documentElement);
-  const accent = styles.getPropertyValue("--accent").trim() || "#2f6fde";
-  const muted = styles.getPropertyValue("--muted").trim() || "#6b7385";
-  const line = styles.getPropertyValue("--line").trim() || "#e3e6ec";
-  const axis = { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line } };
-  const options = {
-    width: Math.max(box.clientWidth, 300),
-    height: 260,
-    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
-    axes: [axis, { ...axis, values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : "")) }],
-    legend: { show: true },
-    cursor: { points: { show: false } },
-    series: [
-      { value: "{YYYY}-{MM}-{DD}" },
-      {
-        label: "Requests",
-        stroke: accent,
-        fill: accent + "cc",
-        paths: uPlot.paths.bars({ size: [0.7, 40], align: 0 }),
-        points: { show: false },
-      },
-    ],
-  };
-  if (chart) chart.destroy();
-  box.replaceChildren();
-  chart = new uPlot(options, data, box);
-  box.dataset.total = String(data[1].reduce((a, b) => a + b, 0));
-
-  const body = document.querySelector("#per-day-table tbody");
-  body.replaceChildren();
-  data[0].forEach((x, i) => {
-    if (!data[1][i]) return;
-    const tr = document.createElement("tr");
-    tr.innerHTML = "<td></td><td></td>";
-    tr.cells[0].textContent = isoDay(x * 1000);
-    tr.cells[1].textContent = data[1][i];
-    body.append(tr);
-  });
 }
 
 function barRow(label, count, max, href) {
@@ -176,7 +111,7 @@ function renderTopUsers(rows) {
 
 async function load(days) {
   const error = document.getElementById("analytics-error");
-  const since = isoDay(Date.now() - (days - 1) * DAY_MS);
+  const since = charts.sinceDay(days);
   try {
     const [summary, perDay, images, users] = await Promise.all([
       imagelake.api("GET", "/stats/summary?" + new URLSearchParams({ since })),
@@ -186,7 +121,8 @@ async function load(days) {
     ]);
     error.hidden = true;
     renderSummary(summary);
-    renderPerDay(rowsOf(perDay), days);
+    const table = document.getElementById("per-day-table");
+    charts.perDay(document.getElementById("per-day"), table, rowsOf(perDay), days);
     renderTopImages(rowsOf(images));
     renderTopUsers(rowsOf(users));
     document.body.dataset.loaded = String(days);
@@ -204,9 +140,5 @@ document.addEventListener("DOMContentLoaded", () => {
       load(Number(button.dataset.days));
     });
   }
-  window.addEventListener("resize", () => {
-    const box = document.getElementById("per-day");
-    if (chart) chart.setSize({ width: Math.max(box.clientWidth, 300), height: 260 });
-  });
   load(Number(document.querySelector('.range button[aria-pressed="true"]').dataset.days));
 });

@@ -65,6 +65,20 @@ function watchGallery() {
   }
 }
 
+// This image's requests per day, from the lake through the stats API.
+async function drawHistory(detail) {
+  const box = document.getElementById("history");
+  const days = Number(box.dataset.days);
+  const query = new URLSearchParams({
+    by: "day",
+    since: charts.sinceDay(days),
+    image_id: detail.dataset.imageId,
+  });
+  const body = await imagelake.api("GET", "/stats/requests?" + query);
+  const rows = Array.isArray(body) ? body : body.rows;
+  charts.perDay(box, document.getElementById("history-table"), rows, days);
+}
+
 // Swap in the server-rendered request stats, so numbers look the same as after a reload.
 async function refreshRequests(detail, before) {
   for (let i = 0; i < 30; i++) {
@@ -74,12 +88,13 @@ async function refreshRequests(detail, before) {
     const fresh = page.getElementById("requests");
     if (fresh && fresh.textContent !== before) {
       document.getElementById("requests").replaceWith(fresh);
-      return;
+      return drawHistory(detail);
     }
   }
 }
 
 function watchImagePage(detail) {
+  drawHistory(detail).catch(console.warn);
   if (detail.dataset.status === "processing") {
     imagelake.whenProcessed(detail.dataset.imageId).then(() => location.reload(), console.warn);
   }
