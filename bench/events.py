@@ -4,6 +4,8 @@
   the cost of the one durable commit every accepted batch needs before its 202.
 - accepted: events/s that POST /events answers 202 (batches of 500, a few client threads).
 - end to end: events/s from the first POST until GET /images/{id}/stats counts them all.
+- CPU per event: CPU seconds the service (API and workers) spent per event, from /proc: on a
+  shared machine the wall-clock rates depend on the neighbours, this does much less.
 
 `python -m bench.events [--events N] [--clients C] [--workers W]`
 """
@@ -39,36 +41,60 @@ class Result:
     accepted: float
     end_to_end: float
     events: int
+    floor_cpu: float  # CPU seconds per event
+    service_cpu: float
+    load: str  # the machine's load average when the run began
 
     def lines(self) -> list[str]:
         verdict = "meets" if self.end_to_end >= TARGET else "misses"
+        cores = os.cpu_count() or 1
         return [
-            f"events: {self.events:,} in batches of {BATCH}",
-            f"floor (bare SQLite, 1 txn/batch)   {self.floor:>10,.0f} events/s",
+            f"events: {self.events:,} in batches of {BATCH}; load average before: {self.load}",
+            f"floor (bare SQLite, 1 txn/batch)   {self.floor:>10,.0f} events/s"
+            f"  {self.floor_cpu * 1e6:6.1f} us CPU/event",
             f"POST /events accepted              {self.accepted:>10,.0f} events/s"
             f"  ({self.accepted / self.floor:.2f}x floor)",
             f"end to end, accepted -> counted    {self.end_to_end:>10,.0f} events/s"
             f"  ({self.end_to_end / self.floor:.2f}x floor)",
+            f"service CPU (API + workers)        {self.service_cpu * 1e6:10.1f} us/event"
+            f"  ({self.service_cpu / self.floor_cpu:.1f}x floor): at most "
+            f"{cores / self.service_cpu:,.0f} events/s on {cores} idle cores",
             f"target {TARGET:,} events/s end to end: {verdict} it "
             f"({self.end_to_end / TARGET:.2f}x)",
         ]
 
 
-def sqlite_floor(folder: Path, events: int) -> float:
-    """Events/s of the cheapest durable queue: one synchronous=FULL WAL commit per batch."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its descendants so far (Linux /proc)."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # it ended meanwhile
+            continue
+        total += (int(stat[11]) + int(stat[12])) / tick
+        pending += [int(child) for child in children]
+    return total
+
+
+def sqlite_floor(folder: Path, events: int) -> tuple[float, float]:
+    """The cheapest durable queue, one synchronous=FULL WAL commit per batch: (events/s, CPU)."""
     conn = sqlite3.connect(folder / "floor.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
     bodies = [[(body,) for body in batch] for batch in _batches(events)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for rows in bodies:
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany("INSERT INTO messages (body) VALUES (?)", rows)
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     conn.close()
-    return events / elapsed
+    return events / elapsed, cpu / events
 
 
 def _batches(events: int, images: list[str] | None = None) -> Iterator[list[bytes]]:
@@ -117,18 +143,22 @@ def _post_all(service: Service, bodies: list[bytes], clients: int) -> None:
 
 
 def _wait_counted(service: Service, images: list[str], total: int, timeout: float) -> None:
+    """Poll the stats of the images not yet complete; few requests, so the API stays free."""
+    expected = dict.fromkeys(images, 0)
+    for n in range(total):
+        expected[images[n % len(images)]] += 1
     deadline = time.monotonic() + timeout
-    counted = 0
     with service.client() as client:
-        while time.monotonic() < deadline:
-            counted = 0
-            for image_id in images:
+        while expected and time.monotonic() < deadline:
+            for image_id, count in list(expected.items()):
                 reply = client.get(f"/images/{image_id}/stats")
-                counted += reply.json()["request_count"] if reply.status_code == 200 else 0
-            if counted >= total:
-                return
-            time.sleep(0.02)
-    raise RuntimeError(f"only {counted} of {total} events counted after {timeout}s")
+                if reply.status_code == 200 and reply.json()["request_count"] >= count:
+                    del expected[image_id]
+                else:
+                    break  # the others are behind this one: ask again later
+            time.sleep(0.05)
+    if expected:
+        raise RuntimeError(f"{len(expected)} images not fully counted after {timeout}s")
 
 
 @contextmanager
@@ -143,18 +173,23 @@ def serving(folder: Path, workers: int, env: dict[str, str]) -> Iterator[Service
 def measure(events: int, clients: int, workers: int, env: dict[str, str]) -> Result:
     with tempfile.TemporaryDirectory(prefix="imagelake-bench-") as tmp:
         folder = Path(tmp)
-        floor = sqlite_floor(folder, events)
+        load = Path("/proc/loadavg").read_text().split()[0]
+        floor, floor_cpu = sqlite_floor(folder, events)
         images = [str(uuid.uuid4()) for _ in range(IMAGES)]
         bodies = [b"[" + b",".join(batch) + b"]" for batch in _batches(events, images)]
         with serving(folder, workers, env) as service:
             warm = [b"[" + b",".join(batch) + b"]" for batch in _batches(2 * BATCH)]
             _post_all(service, warm, 1)  # connections, imports and page caches warmed
+            assert service.proc is not None
+            cpu = cpu_seconds(service.proc.pid)
             started = time.perf_counter()
             _post_all(service, bodies, clients)
             accepted = time.perf_counter() - started
             _wait_counted(service, images, events, timeout=600)
             counted = time.perf_counter() - started
-    return Result(floor, events / accepted, events / counted, events)
+            cpu = cpu_seconds(service.proc.pid) - cpu
+    rates = (floor, events / accepted, events / counted)
+    return Result(*rates, events, floor_cpu, cpu / events, load)
 
 
 def main(argv: list[str] | None = None) -> int:

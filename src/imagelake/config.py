@@ -98,7 +98,11 @@ class Settings(BaseSettings):
         1.0, ge=0, description="First retry delay, seconds (doubles per attempt)."
     )
     event_batch_size: int = Field(
-        500, ge=1, le=10_000, description="Events the consumer takes per batch."
+        2000,
+        ge=1,
+        le=10_000,
+        description="Events the consumer takes per batch (one archive object, one catalog "
+        "commit each: bigger batches cost fewer fsyncs).",
     )
     sentry_dsn: str = Field(
         "",

@@ -56,6 +56,8 @@ def test_if_none_match_with_the_etag_is_304_without_a_body(api: Api) -> None:
     assert unchanged.content == b""
     assert unchanged.headers["etag"] == etag
     assert other.status_code == 200
+    for listed in (f'"a", {etag}', f"W/{etag}", "*"):
+        assert api.fetch(url, **{"If-None-Match": listed}).status_code == 304, listed
 
 
 def test_files_need_no_api_key(api: Api) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from imagelake.api import routes_images
 from tests.photos import photo_bytes
 from tests.unit.api_harness import PUBLIC_URL, Api, open_api
 
@@ -163,3 +164,21 @@ def test_metrics_count_uploads_duplicates_thumbnails_failures_and_queue_depth(ap
     )
     assert api.metric("imagelake_queue_depth", queue="thumbnails") == 0
     assert api.client.get("/metrics").headers["content-type"].startswith("text/plain")
+
+
+def test_the_compat_route_says_503_when_no_worker_gets_to_it(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes_images, "LEGACY_WAIT_SECONDS", 0.3)
+
+    reply = api.client.post(
+        "/upload_image", content=photo_bytes(), headers={"Content-Type": "image/jpg"}
+    )
+
+    assert reply.status_code == 503
+    image_id = api.client.get("/images").json()["images"][0]["image_id"]
+    assert reply.json()["error"]["message"] == (
+        f"thumbnails not ready after 0.3 s; poll GET /images/{image_id}"
+    )
+    api.drain()  # the upload itself was kept, and completes once a worker runs
+    assert api.get_image(image_id)["status"] == "ready"

@@ -28,6 +28,12 @@ def signed_file(
     meta = store.head(key)
     cache = f"private, max-age={max(0, int(expires) - int(now))}"
     headers = {"ETag": meta.etag, "Cache-Control": cache}
-    if request.headers.get("if-none-match") == meta.etag:
+    if _matches(request.headers.get("if-none-match", ""), meta.etag):
         return Response(status_code=304, headers=headers)
     return Response(store.get(key), media_type=meta.content_type, headers=headers)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match compares weakly and may list several tags, or be `*`."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from imagelake import metrics
 from imagelake.api.deps import CallerDep, ServicesDep
 from imagelake.api.schemas import ErrorOut, ImageOut, ImagePage, LegacyUploadOut
-from imagelake.domain.errors import CorruptImage, ImagelakeError, InvalidInput
+from imagelake.domain.errors import BackendError, CorruptImage, ImagelakeError, InvalidInput
 from imagelake.domain.images import ImageStatus
 
 router = APIRouter(tags=["images"])
@@ -113,14 +113,17 @@ async def upload_image_compat(
     """The original thumbnail-generator contract: raw body in, thumbnail URL out, waiting."""
     out, _ = await ingest(services, request, caller.user_id)
     deadline = time.monotonic() + LEGACY_WAIT_SECONDS
-    image = services.images.get(out.image_id)
+    image = await run_in_threadpool(services.images.get, out.image_id)
     while image.status == ImageStatus.PROCESSING and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
         image = await run_in_threadpool(services.images.get, out.image_id)
     if image.status == ImageStatus.FAILED:
         raise CorruptImage(f"thumbnail failed: {image.failure_reason}")
-    if image.status != ImageStatus.READY:
-        raise InvalidInput(f"still processing; poll GET /images/{image.image_id}")
+    if image.status != ImageStatus.READY:  # workers down or far behind: not the caller's fault
+        waited = f"{LEGACY_WAIT_SECONDS:g} s"
+        raise BackendError(
+            f"thumbnails not ready after {waited}; poll GET /images/{image.image_id}"
+        )
     largest = str(max(image.thumbnails))
     url = services.images.download_url(image, largest, services.images.ttl(None))
     return LegacyUploadOut(image_id=image.image_id, thumbnail_url=url)
