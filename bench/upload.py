@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "PASS" if ratio >= TARGET else "FAIL"
     thrift = cpu["pillow loop"] / cpu["service"]
     print(f"\nCPU per image, API and workers together: {thrift:.1f}x less than the Pillow loop")
-    print(f"upload -> ready through the API: {ratio:.1f}x the Pillow loop (>= {TARGET}x) {verdict}")
+    print(f"upload -> ready through the API: {ratio:.2f}x the Pillow loop (>= {TARGET}x) {verdict}")
     return 0 if ratio >= TARGET else 1
 
 

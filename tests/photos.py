@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyvips
 
-# Colour photographs bundled with scikit-image (name -> file).
+# Photographs (and one graphic) bundled with scikit-image: name -> file.
 PHOTOS = {
     "astronaut": "astronaut.png",
     "coffee": "coffee.png",
@@ -28,7 +28,8 @@ PHOTOS = {
     "horse": "horse.png",  # RGBA
     "logo": "logo.png",  # RGBA graphic
 }
-FORMATS = ("jpeg", "png", "webp", "gif", "tiff", "avif", "heic")
+FORMATS = ("jpeg", "png", "webp", "gif", "tiff", "avif", "heic")  # what `encode` writes
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def photo_path(name: str) -> Path:
@@ -157,9 +158,6 @@ def hevc_heic(width: int = 64, height: int = 48) -> bytes:
     ftyp = struct.unpack(">I", data[:4])[0]
     brands = bytes(data[:ftyp]).replace(b"avif", b"heic")
     return brands + bytes(data[ftyp:]).replace(b"av01", b"hvc1")
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _add_u32(data: bytearray, offset: int, delta: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from imagelake.config import Settings
@@ -22,6 +22,10 @@ from imagelake.services.monitor import EventConsumer, StatsStore
 from imagelake.services.requests import RequestRecorder
 from imagelake.services.thumbnails import ThumbnailService
 from imagelake.services.uploads import DirectUploads
+
+if TYPE_CHECKING:
+    from imagelake.services.analytics import Analytics
+    from imagelake.services.lake import LakeCompactor
 
 JOBS_QUEUE_NAME = "thumbnails"
 EVENTS_QUEUE_NAME = "events"
@@ -226,3 +230,18 @@ def services(c: Container) -> Services:
             visibility_timeout=s.visibility_timeout,
         ),
     )
+
+
+@dataclass
+class Lake:
+    compactor: LakeCompactor
+    analytics: Analytics
+
+
+def lake(c: Container, threads: int | None = None) -> Lake:
+    """The event lake's services; built on demand, as they load DuckDB."""
+    from imagelake.services.analytics import Analytics
+    from imagelake.services.lake import LakeCompactor
+
+    cache = c.settings.data_dir / "lake-cache"
+    return Lake(LakeCompactor(c.archive, threads), Analytics(c.archive, cache, threads))

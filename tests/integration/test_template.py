@@ -45,6 +45,7 @@ from imagelake.domain.images import Image, utcnow
 from imagelake.domain.signing import Signer
 from imagelake.ports import Message
 from imagelake.services.archive import EventArchiver, receive
+from imagelake.services.athena import RAW_TABLE
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TEMPLATE = DEPLOY / "template.yaml"
@@ -134,36 +135,39 @@ def test_tables_are_the_catalogs_own() -> None:
     assert seen["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
 
 
-def test_lake_table_has_the_archive_lines_fields() -> None:
+def test_lake_table_is_the_one_athena_ddl_prints() -> None:
     template = translated()
     (table,) = resources_of(template, "AWS::Glue::Table").values()
     table_input = table["Properties"]["TableInput"]
-    columns = [c["Name"] for c in table_input["StorageDescriptor"]["Columns"]]
-    partitions = [c["Name"] for c in table_input["PartitionKeys"]]
+    descriptor = table_input["StorageDescriptor"]
+    columns = tuple((c["Name"], c["Type"]) for c in descriptor["Columns"])
+    partitions = tuple(c["Name"] for c in table_input["PartitionKeys"])
+    assert table_input["Name"] == RAW_TABLE.name
+    assert columns == RAW_TABLE.columns
+    assert partitions == RAW_TABLE.partitions
+    assert all(c["Type"] == "string" for c in table_input["PartitionKeys"])
+    assert descriptor["SerdeInfo"]["SerializationLibrary"] in RAW_TABLE.storage
+    # In the template the lake root is ${LakeBucket}, and Fn::Sub escapes Athena's ${...}.
+    parameters = dict(table_input["Parameters"])
+    location_template = parameters.pop("storage.location.template")["Fn::Sub"]
+    expected = RAW_TABLE.projection("s3://${LakeBucket}")
+    assert location_template.replace("${!", "${") == expected.pop("storage.location.template")
+    assert parameters == {"classification": "json", **expected}
+    assert descriptor["Location"] == {"Fn::Sub": f"s3://${{LakeBucket}}/{RAW_TABLE.prefix}/"}
+
+
+def test_lake_table_reads_what_the_monitor_archives() -> None:
     body = json.dumps(
         {"event_name": "IMAGE_REQUESTED", "user_id": "42", "image_id": "x", "timestamp": NOON}
     ).encode()
     lake = MemoryBlobStore("http://imagelake.test", Signer(b"unused", ()))
     (key,) = EventArchiver(lake).archive([receive(Message("m", body, "r", 1, 0.0))])
-    line = lake.get(key).decode()
-    fields = list(json.loads(line))
+    fields = list(json.loads(lake.get(key)))
     # event_name is the partition Athena reads from the key; a column may not repeat it.
-    assert partitions == ["event_name", "dt", "hour"]
-    assert columns == [f for f in fields if f != "event_name"]
-    parameters = table_input["Parameters"]
-    assert parameters["projection.enabled"] == "true"
-    assert parameters["projection.dt.type"] == "date"
-    template_key = parameters["storage.location.template"]["Fn::Sub"]
-    projected = (
-        template_key.removeprefix("s3://${LakeBucket}/")
-        .replace("${!event_name}", "IMAGE_REQUESTED")
-        .replace("${!dt}", "2021-07-11")
-        .replace("${!hour}", "12")
-    )
-    assert key.startswith(projected), (key, projected)
-    assert table_input["StorageDescriptor"]["Location"] == {
-        "Fn::Sub": "s3://${LakeBucket}/events/raw/"
-    }
+    assert [name for name, _ in RAW_TABLE.columns] == [f for f in fields if f != "event_name"]
+    projected = RAW_TABLE.projection("s3://lake")["storage.location.template"]
+    projected = projected.replace("${event_name}", "IMAGE_REQUESTED").replace("${dt}", "2021-07-11")
+    assert f"s3://lake/{key}".startswith(projected.replace("${hour}", "12"))
 
 
 @pytest.mark.parametrize("mode", MODES)

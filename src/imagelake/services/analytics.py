@@ -1,39 +1,34 @@
 """Questions to the event lake: requests per day, top images, top users, a summary.
 
-Every query reads the compacted Parquet parts plus the raw batches no part covers yet, so the
-numbers are complete the moment an event is archived. Parts are deduplicated by compaction;
-uncovered raw lines are deduplicated among themselves and against the part of their own
-partition (an event's key fixes its timestamp, hence its partition), so nothing counts twice.
+Numbers are complete the moment an event is archived: every query reads the compacted
+parts plus the raw batches no part covers yet (see lake_query). Images and users are
+grouped by 63-bit fingerprints of their ids (4x cheaper than grouping strings); two ids
+sharing one is about as likely as a 1-in-10^8 event at a million distinct ids.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import duckdb
 
 from imagelake.domain.errors import BackendError, InvalidInput
 from imagelake.domain.events import EventName
 from imagelake.ports import BlobStore
-from imagelake.services.lake_files import (
-    FIRST_OF_EACH_KEY,
-    LakeFiles,
-    connect,
-    duckdb_errors,
-    raw_events_sql,
-)
-from imagelake.services.lake_layout import snapshot
+from imagelake.services.lake_files import PartFiles, connect, current_fingerprint, duckdb_errors
+from imagelake.services.lake_layout import LakeSnapshot, snapshot
+from imagelake.services.lake_query import Piece, Plan, open_plan, union
 
 log = logging.getLogger(__name__)
 MAX_TOP = 1000
-EVENT = 'user_id, image_id, "timestamp"'
-NO_EVENTS = (
-    'SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS image_id, NULL::TIMESTAMP AS "timestamp" '
-    "WHERE false"
-)
+T = TypeVar("T")
 
 
 class GroupBy(StrEnum):
@@ -90,107 +85,160 @@ class Filters:
 
 
 BY_DAY = """
-SELECT CAST("timestamp" AS DATE) AS day, count(*) AS requests,
-       count(DISTINCT user_id) AS unique_users, count(DISTINCT image_id) AS unique_images
-FROM events GROUP BY day ORDER BY day"""
-
-# Rank on the cheap count first, then count distinct users for the winners only.
-TOP_IMAGES = """
-, ranked AS (
-  SELECT image_id, count(*) AS requests FROM events
-  GROUP BY image_id ORDER BY requests DESC, image_id LIMIT $top)
-SELECT image_id, any_value(ranked.requests) AS requests, count(DISTINCT user_id),
-       max("timestamp")
-FROM events JOIN ranked USING (image_id)
-GROUP BY image_id ORDER BY requests DESC, image_id"""
-
-TOP_USERS = """
-, ranked AS (
-  SELECT user_id, count(*) AS requests FROM events
-  GROUP BY user_id ORDER BY requests DESC, user_id LIMIT $top)
-SELECT user_id, any_value(ranked.requests) AS requests, count(DISTINCT image_id),
-       max("timestamp")
-FROM events JOIN ranked USING (user_id)
-GROUP BY user_id ORDER BY requests DESC, user_id"""
-
+SELECT CAST("timestamp" AS DATE) AS day, count(*), count(DISTINCT user_key),
+       count(DISTINCT image_key)
+FROM events GROUP BY day"""
+RANK = """
+SELECT {key} AS k, count(*) AS requests FROM events
+GROUP BY k ORDER BY requests DESC, k LIMIT $top"""
+# Distinct counts only for the winners: a filtered second scan beats a distinct over all.
+DETAIL = """
+SELECT {key}, count(DISTINCT {other}), max("timestamp") FROM events
+WHERE {key} IN (SELECT unnest($keys)) GROUP BY {key}"""
+RESOLVE = """
+SELECT DISTINCT {key}, {id} FROM events WHERE {key} IN (SELECT unnest($keys))"""
 SUMMARY = """
-SELECT count(*), count(DISTINCT image_id), count(DISTINCT user_id),
+SELECT count(*), count(DISTINCT image_key), count(DISTINCT user_key),
        min("timestamp"), max("timestamp")
 FROM events"""
+
+
+def report_payload(by: GroupBy, filters: Filters, top: int, rows: list[Row]) -> dict[str, Any]:
+    """The JSON shape of a report, shared by the CLI and GET /stats/requests."""
+    return {
+        "by": str(by),
+        "since": filters.since.isoformat() if filters.since else None,
+        "until": filters.until.isoformat() if filters.until else None,
+        "image_id": filters.image_id,
+        "top": None if by == GroupBy.day else top,
+        "rows": [
+            {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(row).items()}
+            for row in rows
+        ],
+    }
 
 
 class Analytics:
     def __init__(self, archive: BlobStore, cache_dir: Path, threads: int | None = None) -> None:
         self._archive = archive
-        self._files = LakeFiles(archive, cache_dir)
+        self._parts = PartFiles(archive, cache_dir)
         self._threads = threads
+        self._fingerprint = current_fingerprint()
 
     def requests(self, by: GroupBy, filters: Filters, top: int = 10) -> list[Row]:
-        """Requests grouped by day (every day in range) or the top images or users."""
+        """Requests per day (every day with requests), or the top images or users."""
         if not 1 <= top <= MAX_TOP:
             raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
         if by == GroupBy.day:
-            return [DayRow(*r) for r in self._query(BY_DAY, filters)]
-        if by == GroupBy.image:
-            rows = self._query(TOP_IMAGES, filters, {"top": top})
-            return [ImageRow(r[0], r[1], r[2], _utc(r[3])) for r in rows]
-        rows = self._query(TOP_USERS, filters, {"top": top})
-        return [UserRow(r[0], r[1], r[2], _utc(r[3])) for r in rows]
+            return list(self._retrying(lambda: self._by_day(filters)))
+        return self._retrying(lambda: self._top(by, filters, top))
 
     def summary(self, filters: Filters) -> Summary:
-        ((requests, images, users, first, last),) = self._query(SUMMARY, filters)
-        return Summary(requests, images, users, _opt_utc(first), _opt_utc(last))
+        def run() -> Summary:
+            with self._session(self._snapshot(filters), filters) as session:
+                ((count, images, users, first, last),) = session.run(SUMMARY)
+            return Summary(count, images, users, _maybe_utc(first), _maybe_utc(last))
 
-    def _query(
-        self, sql: str, filters: Filters, params: dict[str, Any] | None = None
-    ) -> list[tuple[Any, ...]]:
+        return self._retrying(run)
+
+    def _by_day(self, filters: Filters) -> list[DayRow]:
+        snap = self._snapshot(filters)
+        rows: dict[date, DayRow] = {}
+        if filters.image_id is None:  # a compacted day's totals are in its manifest
+            for p, m in snap.manifests.items():
+                if p not in snap.fresh:
+                    rows[p.dt] = DayRow(p.dt, m.events, m.users, m.images)
+            snap = snap.only(p for p in {*snap.manifests, *snap.fresh} if p.dt not in rows)
+        if snap.manifests or snap.fresh:
+            with self._session(snap, filters) as session:
+                for day, *counts in session.run(BY_DAY):
+                    rows[day] = DayRow(day, *counts)
+        return [rows[day] for day in sorted(rows)]
+
+    def _top(self, by: GroupBy, filters: Filters, top: int) -> list[Row]:
+        key, other, id_column = (
+            ("image_key", "user_key", "image_id")
+            if by == GroupBy.image
+            else ("user_key", "image_key", "user_id")
+        )
+        with self._session(self._snapshot(filters), filters) as session:
+            ranked = session.run(RANK.format(key=key), {"top": top})
+            keys = [k for k, _ in ranked]
+            if not keys:
+                return []
+            detail_sql = DETAIL.format(key=key, other=other)
+            detail = {k: (n, last) for k, n, last in session.run(detail_sql, {"keys": keys})}
+            ids = _resolve(session, key, id_column, keys)
+        rows: list[Row] = []
+        for k, requests in ranked:
+            distinct, last = detail[k]
+            if by == GroupBy.image:
+                rows.append(ImageRow(ids[k], requests, distinct, _utc(last)))
+            else:
+                rows.append(UserRow(ids[k], requests, distinct, _utc(last)))
+        return rows
+
+    def _snapshot(self, filters: Filters) -> LakeSnapshot:
+        return snapshot(self._archive, EventName.IMAGE_REQUESTED, filters.since, filters.until)
+
+    @contextmanager
+    def _session(self, snap: LakeSnapshot, filters: Filters) -> Iterator[Session]:
+        with open_plan(self._archive, self._parts, snap, self._fingerprint) as plan:
+            con = connect(self._threads)
+            try:
+                yield Session(con, plan, filters)
+            finally:
+                con.close()
+
+    def _retrying(self, run: Callable[[], T]) -> T:
         try:
-            return self._run(sql, filters, params or {})
+            return run()
         except BackendError as exc:
             # A compaction may have replaced a part between the snapshot and the read.
             log.info("lake query retried after: %s", exc)
-            return self._run(sql, filters, params or {})
-
-    def _run(self, sql: str, filters: Filters, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        events, source_params = self._events(filters)
-        con = connect(self._threads)
-        try:
-            with duckdb_errors("lake query"):
-                rows = con.execute(f"WITH events AS ({events}){sql}", params | source_params)
-                return rows.fetchall()
-        finally:
-            con.close()
-
-    def _events(self, filters: Filters) -> tuple[str, dict[str, Any]]:
-        """SQL of every distinct request in range, and the file lists it reads."""
-        snap = snapshot(self._archive, EventName.IMAGE_REQUESTED, filters.since, filters.until)
-        part_keys, fresh_keys = snap.part_keys(), snap.fresh_keys()
-        self._files.prune(part_keys + fresh_keys)
-        params: dict[str, Any] = {}
-        pieces = []
-        if part_keys:
-            params["parts"] = self._files.paths(part_keys)
-            pieces.append(f"SELECT {EVENT} FROM read_parquet($parts)")
-        if fresh_keys:
-            params["fresh"] = self._files.paths(fresh_keys)
-            fresh = f"SELECT * FROM ({raw_events_sql('$fresh')}) {FIRST_OF_EACH_KEY}"
-            if overlap := snap.overlap_part_keys():
-                params["overlap"] = self._files.paths(overlap)
-                fresh = (
-                    f"SELECT * FROM ({fresh}) ANTI JOIN "
-                    f"(SELECT key FROM read_parquet($overlap)) USING (key)"
-                )
-            pieces.append(f"SELECT {EVENT} FROM ({fresh})")
-        union = " UNION ALL ".join(pieces) or NO_EVENTS
-        if filters.image_id is None:
-            return union, params
-        params["image_id"] = filters.image_id
-        return f"SELECT * FROM ({union}) WHERE image_id = $image_id", params
+            return run()
 
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-def _opt_utc(value: datetime | None) -> datetime | None:
+def _maybe_utc(value: datetime | None) -> datetime | None:
     return None if value is None else _utc(value)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One query's DuckDB connection, files and filters."""
+
+    con: duckdb.DuckDBPyConnection
+    plan: Plan
+    filters: Filters
+
+    def run(
+        self, sql: str, params: dict[str, Any] | None = None, pieces: list[Piece] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """sql over a CTE `events` of every event (or of pieces) that passes the filters."""
+        events = union(self.plan.pieces() if pieces is None else pieces)
+        bound = events.params | (params or {})
+        where = ""
+        if self.filters.image_id is not None:
+            # The fingerprint narrows the scan cheaply; the id itself keeps it exact.
+            where = " WHERE image_key = CAST(hash($image_id::VARCHAR) >> 1 AS BIGINT)"
+            where += " AND image_id = $image_id"
+            bound["image_id"] = self.filters.image_id
+        with duckdb_errors("lake query"):
+            statement = f"WITH events AS (SELECT * FROM ({events.sql}){where}){sql}"
+            return self.con.execute(statement, bound).fetchall()
+
+
+def _resolve(session: Session, key: str, id_column: str, keys: list[int]) -> dict[int, str]:
+    """Ids of fingerprints, looked up in the newest files first (ranked ids are frequent)."""
+    found: dict[int, str] = {}
+    pieces, size = session.plan.newest_first(), 1
+    while pieces and len(found) < len(keys):
+        chunk, pieces = pieces[:size], pieces[size:]
+        missing = [k for k in keys if k not in found]
+        found |= dict(session.run(RESOLVE.format(key=key, id=id_column), {"keys": missing}, chunk))
+        size *= 2
+    return found

@@ -23,11 +23,13 @@ from imagelake.ports import BlobStore
 from imagelake.services.archive import RAW_PREFIX
 from imagelake.services.lake_files import (
     COLUMNS,
-    FIRST_OF_EACH_KEY,
-    LakeFiles,
+    PartFiles,
     connect,
+    current_fingerprint,
+    deduped_sql,
     duckdb_errors,
-    raw_events_sql,
+    gather,
+    raw_sql,
 )
 from imagelake.services.lake_layout import (
     Manifest,
@@ -82,6 +84,7 @@ class LakeCompactor:
         self._archive = archive
         self._threads = threads
         self._clock = clock
+        self._fingerprint = current_fingerprint()
 
     def compact(self, day: date | None = None, all_hours: bool = False) -> CompactionReport:
         """Compact every partition (or one day's) whose closed hours hold uncovered batches.
@@ -91,65 +94,48 @@ class LakeCompactor:
         started = time.perf_counter()
         now = self._clock()
         report = CompactionReport()
-        for partition, objects in sorted(self._raw_partitions(day).items()):
-            ready = [o.key for o in objects if all_hours or o.closed_by(now)]
-            report.open_objects += len(objects) - len(ready)
-            if not ready:
-                continue
-            result = self.compact_partition(partition, ready)
-            if result is None:
-                report.up_to_date += 1
-            else:
-                report.compacted.append(result)
+        con = connect(self._threads)  # one for the run: opening DuckDB costs tens of ms
+        try:
+            for partition, objects in sorted(self._raw_partitions(day).items()):
+                ready = [o.key for o in objects if all_hours or o.closed_by(now)]
+                report.open_objects += len(objects) - len(ready)
+                if not ready:
+                    continue
+                result = self._compact_partition(con, partition, ready)
+                if result is None:
+                    report.up_to_date += 1
+                else:
+                    report.compacted.append(result)
+        finally:
+            con.close()
         report.seconds = time.perf_counter() - started
         return report
 
-    def compact_partition(
-        self, partition: Partition, raw_keys: list[str]
+    def _compact_partition(
+        self, con: duckdb.DuckDBPyConnection, partition: Partition, raw_keys: list[str]
     ) -> CompactedPartition | None:
         """Merge raw_keys into the partition's part; None when they are all covered already."""
         manifest = read_manifest(self._archive, partition)
         covered = set(manifest.raw) if manifest else set()
         new = sorted(set(raw_keys) - covered)
-        if not new:
+        if not new and (manifest is None or manifest.fingerprint == self._fingerprint):
             return None
         keys = tuple(sorted(covered | set(new)))
         name = part_name(keys)
+        replaced = [manifest.part_key(partition)] if manifest else []
         with tempfile.TemporaryDirectory(prefix="imagelake-compact-") as tmp:
-            files = LakeFiles(self._archive, Path(tmp) / "objects")
-            old_part = [manifest.part_key(partition)] if manifest else []
-            read, written = self._write_part(files.paths(new), files.paths(old_part), Path(tmp))
-            data = (Path(tmp) / "part.parquet").read_bytes()
+            raw_file, target = Path(tmp) / "raw.jsonl", Path(tmp) / "part.parquet"
+            read = gather(self._archive, new, raw_file) + (manifest.events if manifest else 0)
+            old = PartFiles(self._archive, Path(tmp) / "parts").paths(replaced)
+            stats = _write_part(con, raw_file, old, target)
+            data = target.read_bytes()
         part_key = partition.parquet_prefix + name
         self._archive.put(part_key, data, "application/vnd.apache.parquet")
-        self._archive.put(
-            partition.manifest_key, Manifest(name, written, keys).to_bytes(), "application/json"
-        )
-        self._remove_stale_parts(partition, part_key, old_part)
-        log.info("compacted %s dt=%s: %d events", partition.event_name, partition.dt, written)
-        return CompactedPartition(partition, len(keys), len(new), written, read - written)
-
-    def _write_part(self, raw: list[str], old: list[str], tmp: Path) -> tuple[int, int]:
-        """Dedupe raw lines plus an older part into tmp/part.parquet; (rows read, rows written)."""
-        sources = [raw_events_sql("$raw")]
-        if old:
-            sources.append(f"SELECT {COLUMNS} FROM read_parquet($old)")
-        params: dict[str, list[str]] = {"raw": raw} | ({"old": old} if old else {})
-        target = tmp / "part.parquet"
-        con = connect(self._threads)
-        try:
-            with duckdb_errors(f"compact {len(raw)} raw batch(es)"):
-                con.execute(f"CREATE TEMP TABLE incoming AS {' UNION ALL '.join(sources)}", params)
-                read = _count(con, "SELECT count(*) FROM incoming")
-                con.execute(
-                    f"COPY (SELECT {COLUMNS} FROM incoming {FIRST_OF_EACH_KEY} "
-                    f"ORDER BY \"timestamp\", key) TO '{target}' "
-                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
-                )
-                written = _count(con, f"SELECT count(*) FROM read_parquet('{target}')")
-        finally:
-            con.close()
-        return read, written
+        written = Manifest(name, *stats, fingerprint=self._fingerprint, raw=keys)
+        self._archive.put(partition.manifest_key, written.to_bytes(), "application/json")
+        self._remove_stale_parts(partition, part_key, replaced)
+        log.info("compacted %s dt=%s: %d events", partition.event_name, partition.dt, stats[0])
+        return CompactedPartition(partition, len(keys), len(new), stats[0], read - stats[0])
 
     def _raw_partitions(self, day: date | None) -> dict[Partition, list[RawObject]]:
         found: dict[Partition, list[RawObject]] = defaultdict(list)
@@ -175,6 +161,24 @@ class LakeCompactor:
                 log.warning("could not remove stale lake part %s: %s", key, exc)
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+def _write_part(
+    con: duckdb.DuckDBPyConnection, raw: Path, old: list[str], target: Path
+) -> tuple[int, int, int]:
+    """Dedupe raw lines plus an older part into target; (events, users, images) written."""
+    sources = raw_sql("$raw") + (
+        f" UNION ALL SELECT {COLUMNS} FROM read_parquet($old)" if old else ""
+    )
+    params: dict[str, object] = {"raw": str(raw)} | ({"old": old} if old else {})
+    with duckdb_errors(f"compact {raw}"):
+        con.execute(
+            f"COPY ({deduped_sql(sources)}) TO '{target}' "
+            f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+            f"ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
+            params,
+        )
+        row = con.execute(
+            "SELECT count(*), count(DISTINCT user_id), count(DISTINCT image_id) "
+            f"FROM read_parquet('{target}')"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])

@@ -8,6 +8,7 @@ events/parquet/event_name=N/dt=D/_manifest.json         the part, and which raw 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -83,21 +84,31 @@ def part_name(raw_keys: Iterable[str]) -> str:
 @dataclass(frozen=True)
 class Manifest:
     part: str  # file name inside the partition folder
-    events: int
+    events: int  # distinct events in the part
+    users: int  # distinct user ids among them
+    images: int  # distinct image ids among them
+    fingerprint: int  # the DuckDB hash probe the part's *_key columns were made with
     raw: tuple[str, ...]  # every raw batch key the part covers, sorted
 
     def part_key(self, partition: Partition) -> str:
         return partition.parquet_prefix + self.part
 
     def to_bytes(self) -> bytes:
-        body = {"format": MANIFEST_FORMAT, "part": self.part, "events": self.events}
-        return json.dumps({**body, "raw": list(self.raw)}, indent=0).encode()
+        body = {"format": MANIFEST_FORMAT, **dataclasses.asdict(self), "raw": list(self.raw)}
+        return json.dumps(body, indent=0).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, key: str) -> Manifest:
         try:
             body = json.loads(data)
-            return cls(str(body["part"]), int(body["events"]), tuple(map(str, body["raw"])))
+            return cls(
+                part=str(body["part"]),
+                events=int(body["events"]),
+                users=int(body["users"]),
+                images=int(body["images"]),
+                fingerprint=int(body["fingerprint"]),
+                raw=tuple(map(str, body["raw"])),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise BackendError(f"unreadable lake manifest {key!r}: {exc}") from exc
 
@@ -115,10 +126,14 @@ class LakeSnapshot:
     """What a reader sees at one moment: the compacted part and the uncovered raw batches."""
 
     manifests: dict[Partition, Manifest] = field(default_factory=dict)
-    fresh: dict[Partition, list[str]] = field(default_factory=lambda: defaultdict(list))
+    fresh: dict[Partition, list[str]] = field(default_factory=dict)
 
-    def part_keys(self) -> list[str]:
-        return [m.part_key(p) for p, m in sorted(self.manifests.items())]
+    def only(self, partitions: Iterable[Partition]) -> LakeSnapshot:
+        wanted = set(partitions)
+        return LakeSnapshot(
+            {p: m for p, m in self.manifests.items() if p in wanted},
+            {p: keys for p, keys in self.fresh.items() if p in wanted},
+        )
 
     def fresh_keys(self) -> list[str]:
         return [key for _, keys in sorted(self.fresh.items()) for key in keys]

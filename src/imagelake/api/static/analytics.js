@@ -102,7 +102,7 @@ function renderTopUsers(rows) {
   list.replaceChildren(
     ...rows.map((row) => {
       const li = barRow(row.user_id, countOf(row), max, null);
-      li.classList.add("user");
+      li.classList.add("by-user");
       li.dataset.userId = row.user_id;
       return li;
     }),

@@ -4,6 +4,7 @@
 const charts = (() => {
   const DAY_MS = 86400000;
   const HEIGHT = 240;
+  const HALF_DAY_S = 43200; // so the first and last bars are whole
 
   function isoDay(ms) {
     return new Date(ms).toISOString().slice(0, 10);
@@ -42,14 +43,18 @@ const charts = (() => {
       width: Math.max(box.clientWidth, 280),
       height: HEIGHT,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
+      scales: {
+        x: { time: true, range: (u, min, max) => [min - HALF_DAY_S, max + HALF_DAY_S] },
+        y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] },
+      },
       axes: [axis, { ...axis, values: wholeNumbers }],
       cursor: { points: { show: false } },
       series: [
-        { value: "{YYYY}-{MM}-{DD}" },
+        { label: "Day", value: "{YYYY}-{MM}-{DD}" },
         {
           label: "Requests",
           stroke: accent,
+          width: 0,
           fill: accent + "cc",
           paths: uPlot.paths.bars({ size: [0.7, 40], align: 0 }),
           points: { show: false },
