@@ -35,15 +35,6 @@ def assert_refused(api: Api, reply: object, status: int, code: str) -> None:
     assert api.healthy()
 
 
-def truncated_png() -> bytes:
-    """A PNG cut in the middle of its pixel data, with the IEND trailer put back.
-
-    Its header and trailer pass every upload check; only decoding it fails.
-    """
-    png = photo_bytes("coffee", "png")
-    return png[: len(png) // 2] + png[-12:]
-
-
 def bmp() -> bytes:
     out = io.BytesIO()
     PIL.Image.new("RGB", (8, 8)).save(out, "BMP")

@@ -125,17 +125,18 @@ class LakeCompactor:
         replaced = [manifest.part_key(partition)] if manifest else []
         with tempfile.TemporaryDirectory(prefix="imagelake-compact-") as tmp:
             raw_file, target = Path(tmp) / "raw.jsonl", Path(tmp) / "part.parquet"
-            read = gather(self._archive, new, raw_file) + (manifest.events if manifest else 0)
+            gather(self._archive, new, raw_file)
             old = PartFiles(self._archive, Path(tmp) / "parts").paths(replaced)
-            stats = _write_part(con, raw_file, old, target)
+            read, *stats = _write_part(con, raw_file, old, target)
             data = target.read_bytes()
         part_key = partition.parquet_prefix + name
         self._archive.put(part_key, data, "application/vnd.apache.parquet")
-        written = Manifest(name, *stats, fingerprint=self._fingerprint, raw=keys)
+        events, users, images = stats
+        written = Manifest(name, events, users, images, self._fingerprint, keys)
         self._archive.put(partition.manifest_key, written.to_bytes(), "application/json")
         self._remove_stale_parts(partition, part_key, replaced)
-        log.info("compacted %s dt=%s: %d events", partition.event_name, partition.dt, stats[0])
-        return CompactedPartition(partition, len(keys), len(new), stats[0], read - stats[0])
+        log.info("compacted %s dt=%s: %d events", partition.event_name, partition.dt, events)
+        return CompactedPartition(partition, len(keys), len(new), events, read - events)
 
     def _raw_partitions(self, day: date | None) -> dict[Partition, list[RawObject]]:
         found: dict[Partition, list[RawObject]] = defaultdict(list)
@@ -163,22 +164,27 @@ class LakeCompactor:
 
 def _write_part(
     con: duckdb.DuckDBPyConnection, raw: Path, old: list[str], target: Path
-) -> tuple[int, int, int]:
-    """Dedupe raw lines plus an older part into target; (events, users, images) written."""
-    sources = raw_sql("$raw") + (
-        f" UNION ALL SELECT {COLUMNS} FROM read_parquet($old)" if old else ""
-    )
-    params: dict[str, object] = {"raw": str(raw)} | ({"old": old} if old else {})
+) -> tuple[int, int, int, int]:
+    """Dedupe raw lines plus an older part into target: (rows read, events, users, images)."""
+    sources = raw_sql("$raw")
+    params: dict[str, object] = {"raw": str(raw)}
+    if old:
+        sources += f" UNION ALL SELECT {COLUMNS} FROM read_parquet($old)"
+        params["old"] = old
     with duckdb_errors(f"compact {raw}"):
-        con.execute(
-            f"COPY ({deduped_sql(sources)}) TO '{target}' "
-            f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
-            f"ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
-            params,
-        )
-        row = con.execute(
-            "SELECT count(*), count(DISTINCT user_id), count(DISTINCT image_id) "
-            f"FROM read_parquet('{target}')"
-        ).fetchone()
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {sources}", params)
+            con.execute(
+                f"COPY ({deduped_sql('SELECT * FROM incoming')}) TO '{target}' "
+                f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
+                f"ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+            )
+            row = con.execute(
+                "SELECT (SELECT count(*) FROM incoming), count(*), count(DISTINCT user_key), "
+                f"count(DISTINCT image_key) FROM read_parquet('{target}')"
+            ).fetchone()
+        finally:
+            con.execute("DROP TABLE IF EXISTS incoming")
     assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
+    read, events, users, images = (int(v) for v in row)
+    return read, events, users, images
