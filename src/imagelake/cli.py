@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from imagelake.cli_aws import aws_app
+from imagelake.cli_lake import lake_app, report
 from imagelake.cli_ops import dlq_app, events_app
 from imagelake.config import Settings, settings_markdown
 from imagelake.errors import ImagelakeError
@@ -25,6 +26,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(aws_app, name="aws")
+app.add_typer(lake_app, name="lake", no_args_is_help=True)
+app.command("report")(report)
 err = Console(stderr=True)
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -48,6 +49,11 @@ def _day(value: str | None) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+HEADERS = {
+    "unique_users": "users",
+    "unique_images": "images",
+    "last_requested_at": "last request",
+}
 DateOpt = Annotated[str | None, typer.Option(metavar="YYYY-MM-DD", show_default=False)]
 
 
@@ -60,9 +66,6 @@ def _lake(threads: int | None = None) -> Iterator[Lake]:
     container = build(settings)
     try:
         yield lake(container, threads)
-    except ImagelakeError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
     finally:
         container.close()
 
@@ -156,15 +159,27 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 def _print_table(payload: dict[str, Any], summary: Summary) -> None:
     span = f"{payload['since'] or 'start'} .. {payload['until'] or 'now'}"
     titles = {"day": "Requests per day", "image": "Top images", "user": "Top users"}
-    table = Table(title=f"{titles[payload['by']]} ({span})")
+    title = f"{titles[payload['by']]}, {span} (UTC)"
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     rows = payload["rows"]
-    names = list(rows[0]) if rows else ["requests"]
-    for name in names:
-        numeric = name in ("requests", "unique_users", "unique_images")
-        table.add_column(name.replace("_", " "), justify="right" if numeric else "left")
+    for name in list(rows[0]) if rows else ["requests"]:
+        if name.endswith("_id"):  # ids wrap rather than lose characters
+            table.add_column(name.removesuffix("_id"), overflow="fold")
+        else:
+            left = name in ("day", "last_requested_at")
+            header = HEADERS.get(name, name)
+            table.add_column(header, justify="left" if left else "right", no_wrap=True)
     for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
+        table.add_row(*(_cell(name, value) for name, value in row.items()))
     table.caption = (
         f"{summary.requests:,} requests of {summary.images:,} images by {summary.users:,} users"
     )
     Console().print(table)
+
+
+def _cell(name: str, value: object) -> str:
+    if isinstance(value, int):
+        return f"{value:,}"
+    if name.endswith("_at") and isinstance(value, str):
+        return value[:19].replace("T", " ")  # the title says UTC
+    return str(value)

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         description="Events the consumer takes per batch (one archive object, one catalog "
         "commit each: bigger batches cost fewer fsyncs).",
     )
+    lake_compact_interval: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds between compactions of the event lake's closed hours into "
+        "Parquet, run by `serve` and `worker`; 0 turns them off.",
+    )
     sentry_dsn: str = Field(
         "",
         validation_alias=AliasChoices("IMAGELAKE_SENTRY_DSN", "SENTRY_DSN"),

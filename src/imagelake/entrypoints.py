@@ -10,10 +10,10 @@ from types import FrameType
 
 from rich.console import Console
 
-from imagelake.bootstrap import Services, build, services
+from imagelake.bootstrap import Container, Services, build, services
 from imagelake.config import Settings
 from imagelake.observability import init_sentry, setup_logging
-from imagelake.worker import WorkerPool
+from imagelake.worker import Periodic, WorkerPool
 
 
 @contextmanager
@@ -67,6 +67,8 @@ def run_server(settings: Settings) -> None:
         wired.thumbnails.recover()
         pool = WorkerPool(settings, settings.workers)
         pool.start()
+        compaction = lake_compaction(wired.container)
+        compaction.start()
         _banner(settings, token)
         try:
             uvicorn.run(
@@ -77,7 +79,17 @@ def run_server(settings: Settings) -> None:
                 timeout_graceful_shutdown=5,
             )
         finally:
+            compaction.stop()
             pool.stop()
+
+
+def lake_compaction(container: Container) -> Periodic:
+    """Compaction of the lake's closed hours, every lake_compact_interval seconds."""
+    from imagelake.bootstrap import lake
+
+    compactor = lake(container, threads=1).compactor  # one core: the API and workers come first
+    interval = container.settings.lake_compact_interval
+    return Periodic(compactor.compact, interval, "imagelake-lake-compaction")
 
 
 def run_workers(settings: Settings) -> None:
@@ -91,5 +103,10 @@ def run_workers(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     pool.start()
+    container = build(settings)
+    compaction = lake_compaction(container)
+    compaction.start()
     done.wait()
+    compaction.stop()
+    container.close()
     pool.stop()

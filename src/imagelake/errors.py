@@ -14,6 +14,7 @@ from imagelake.domain.errors import (
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
+    UploadRejected,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "PayloadTooLarge",
     "Unauthorized",
     "UnsupportedMediaType",
+    "UploadRejected",
 ]

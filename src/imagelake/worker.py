@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.synchronize import Event
@@ -93,3 +94,36 @@ class WorkerPool:
             if proc.is_alive():
                 proc.terminate()
         self._procs.clear()
+
+
+class Periodic:
+    """Run a task on a daemon thread: soon after start, then every interval seconds.
+
+    An interval of 0 never runs it. A failing run is logged; the next one still comes.
+    """
+
+    FIRST_RUN_AFTER = 10.0
+
+    def __init__(self, task: Callable[[], object], interval: float, name: str) -> None:
+        self._task = task
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def start(self) -> None:
+        if self._interval > 0:
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        wait = min(self._interval, self.FIRST_RUN_AFTER)
+        while not self._stop.wait(wait):
+            try:
+                self._task()
+            except Exception:  # a broken backend must not end the schedule
+                log.exception("%s failed", self._thread.name)
+            wait = self._interval

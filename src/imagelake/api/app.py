@@ -11,6 +11,7 @@ from imagelake.api import (
     routes_events,
     routes_files,
     routes_images,
+    routes_stats,
     routes_system,
     routes_uploads,
 )
@@ -31,6 +32,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes_events.router)
     app.include_router(routes_files.router)
     app.include_router(routes_system.router)
+    app.include_router(routes_stats.router)
     routes_dashboard.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.container.settings.max_upload_bytes)
     return app

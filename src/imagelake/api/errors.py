@@ -19,6 +19,7 @@ STATUS: list[tuple[type[errors.ImagelakeError], int]] = [
     (errors.CorruptImage, 422),
     (errors.ImageTooLarge, 422),
     (errors.InvalidEvent, 422),
+    (errors.UploadRejected, 422),
     (errors.InvalidInput, 400),
     (errors.NotFound, 404),
     (errors.Conflict, 409),

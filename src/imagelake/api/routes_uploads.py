@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from imagelake.api.deps import CallerDep, ServicesDep
-from imagelake.api.schemas import ErrorOut
+from imagelake.api.schemas import ErrorOut, ImageOut
 from imagelake.services.uploads import UploadStatus
 
 router = APIRouter(tags=["uploads"])
@@ -29,6 +30,7 @@ class UploadTicketOut(BaseModel):
     max_bytes: int
     expires_at: datetime
     status_url: str
+    complete_url: str = Field(description="POST here once the file is in: finishes the upload")
 
 
 class UploadStatusOut(BaseModel):
@@ -75,6 +77,7 @@ async def start_upload(
         max_bytes=ticket.max_bytes,
         expires_at=ticket.expires_at,
         status_url=f"/images/uploads/{ticket.upload_id}",
+        complete_url=f"/images/uploads/{ticket.upload_id}/complete",
     )
 
 
@@ -86,3 +89,24 @@ async def start_upload(
 def upload_status(upload_id: str, services: ServicesDep, caller: CallerDep) -> UploadStatusOut:
     """Whether a direct upload became an image yet, and which."""
     return UploadStatusOut.of(services.uploads.status(upload_id))
+
+
+@router.post(
+    "/images/uploads/{upload_id}/complete",
+    status_code=201,
+    response_model=ImageOut,
+    responses={
+        200: {"model": ImageOut, "description": "Duplicate of an earlier upload"},
+        **{code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)},
+    },
+)
+async def complete_upload(upload_id: str, services: ServicesDep, caller: CallerDep) -> JSONResponse:
+    """Finish a direct upload now and answer as POST /images does, where no S3 event does it
+    (`imagelake serve` on S3). Safe to repeat, and after an event finished it: same answer.
+    409 while nothing was uploaded; 422 with the reason when the bytes made no image."""
+    ticket = await run_in_threadpool(services.uploads.complete, upload_id, caller.user_id)
+    image = await run_in_threadpool(services.images.get, str(ticket.image_id))
+    out = ImageOut.of(
+        image, services.images.urls(image, services.images.ttl(None)), ticket.duplicate
+    )
+    return JSONResponse(out.model_dump(mode="json"), status_code=200 if ticket.duplicate else 201)

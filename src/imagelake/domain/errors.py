@@ -45,6 +45,14 @@ class InvalidEvent(InvalidInput):
     code = "invalid_event"
 
 
+class UploadRejected(InvalidInput):
+    """A direct upload whose bytes made no image; keeps the code of the original refusal."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Unauthorized(ImagelakeError):
     code = "unauthorized"
 

@@ -1,5 +1,6 @@
 """Direct uploads: the client sends the bytes straight to the originals store (S3 presigned
-POST), and the store's object-created event finishes the ingest. Nothing large ever passes
+POST), and the store's object-created event finishes the ingest — or the client does, with
+`complete`, where no event arrives (`imagelake serve` on S3). Nothing large ever passes
 through the API, which on Lambda cannot carry more than 6 MB.
 
 Each upload has a ticket, `uploads/<id>.json` in the originals store, written before the
@@ -16,7 +17,15 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from imagelake.domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from imagelake import metrics
+from imagelake.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    UploadRejected,
+)
 from imagelake.domain.images import utcnow
 from imagelake.ports import BlobStore, DirectUploadStore
 from imagelake.services.ingest import IngestService
@@ -117,12 +126,41 @@ class DirectUploads:
         except NotFound:
             log.warning("%s has no upload ticket: left alone", object_key)
             return None
-        incoming = INCOMING_PREFIX + upload_id
+        finished = self._finish(ticket)
+        if finished is None:
+            log.warning("upload %s: the object is gone before it was ingested", upload_id)
+        return finished
+
+    def complete(self, upload_id: str, owner: str) -> UploadStatus:
+        """Ingest the object now, for its owner; the accepted ticket names the image.
+
+        Idempotent: a ticket already final (an event or an earlier call finished it) is the
+        answer. Conflict while nothing was uploaded; UploadRejected when the bytes made no image.
+        """
+        ticket = self.status(upload_id)
+        if ticket.owner != owner:
+            raise Forbidden(f"upload {upload_id} belongs to another user")
+        finished = self._finish(ticket)
+        if finished is None:  # an event may have finished it, and removed the object, meanwhile
+            finished = self.status(upload_id)
+        if not finished.final:
+            raise Conflict(
+                f"nothing was uploaded for {upload_id} yet: POST the file to the form's url "
+                "before its expires_at, then complete the upload"
+            )
+        if finished.status == "rejected":
+            raise UploadRejected(
+                finished.error_code or "invalid_input", finished.error_message or "rejected"
+            )
+        return finished
+
+    def _finish(self, ticket: UploadStatus) -> UploadStatus | None:
+        """The final ticket, ingesting the object first if need be; None if it is not there."""
+        incoming = INCOMING_PREFIX + ticket.upload_id
         if not ticket.final:
             try:
                 data = self._blobs.get(incoming)
             except NotFound:
-                log.warning("upload %s: the object is gone before it was ingested", upload_id)
                 return None
             ticket = self._ingest_one(ticket, data)
             self._save(ticket)
@@ -138,7 +176,9 @@ class DirectUploads:
             result = self._ingest.upload(data, ticket.owner)
         except InvalidInput as exc:  # the bytes will never make an image: say why, once
             log.info("upload %s rejected: %s", ticket.upload_id, exc)
+            metrics.REJECTED.labels(exc.code).inc()
             return replace(ticket, status="rejected", error_code=exc.code, error_message=str(exc))
+        (metrics.DUPLICATES if result.duplicate else metrics.UPLOADS).inc()
         return replace(
             ticket, status="accepted", image_id=result.image.image_id, duplicate=result.duplicate
         )
