@@ -15,6 +15,7 @@ from imagelake.services.archive import EventArchiver, receive
 
 _ids = count()
 START = datetime(2021, 7, 10, 22, 0, tzinfo=UTC)
+STEP = timedelta(minutes=7)
 
 
 def payload(user: str, image: str, at: datetime, **extra: Any) -> bytes:
@@ -39,7 +40,9 @@ class Request:
         return payload(self.user, self.image, self.at)
 
 
-def requests(n: int, start: datetime = START, step: timedelta = timedelta(minutes=7)) -> list[Request]:
+def requests(
+    n: int, start: datetime = START, step: timedelta = timedelta(minutes=7)
+) -> list[Request]:
     """n distinct requests spread over a few UTC days, users and images deliberately uneven."""
     return [
         Request(f"user-{(i * 7) % 5}", f"image-{(i * i) % 9}", start + i * step) for i in range(n)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from imagelake.services.analytics import Filters, Summary
 
 lake_app = typer.Typer(help="The event lake: compaction to Parquet, Athena tables.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 class By(StrEnum):
@@ -89,7 +89,8 @@ def lake_compact(
     rate = report.lines_read / report.seconds if report.seconds else 0.0
     err.print(
         f"compacted {len(report.compacted)} partition(s), {report.events:,} events "
-        f"in {report.seconds:.1f} s ({rate:,.0f} lines/s); {report.up_to_date} already "
+        f"({report.duplicates_dropped:,} duplicates dropped) in {report.seconds:.1f} s "
+        f"({rate:,.0f} lines/s); {report.up_to_date} already "
         f"up to date; {report.open_objects} batch(es) of open hours left raw"
     )
 

@@ -126,3 +126,35 @@ def test_bad_payloads_land_in_the_sqs_dead_letter_queue(aws_service: Service) ->
     assert "unknown event_name" in str(letter["reason"])
     with aws_service.client() as api:
         assert api.get("/healthz").json()["queues"]["events"] == 0
+
+
+def test_a_direct_upload_is_completed_by_the_client_on_serve(aws_service: Service) -> None:
+    photo = photo_bytes("coffee", scale=0.5)
+    with aws_service.client() as api, httpx.Client(timeout=30) as anonymous:
+        form = api.post("/images/uploads", json={"content_type": "image/jpeg"})
+        assert form.status_code == 201, form.text
+        ticket = form.json()
+        early = api.post(ticket["complete_url"])
+        assert early.status_code == 409, early.text  # nothing in S3 yet
+
+        posted = anonymous.post(
+            ticket["url"],
+            data=ticket["fields"],
+            files={"file": ("coffee.jpg", photo, "image/jpeg")},
+        )
+        assert posted.status_code == 204, posted.text
+        done = api.post(ticket["complete_url"])
+        assert done.status_code == 201, done.text
+        image_id = done.json()["image_id"]
+        again = api.post(ticket["complete_url"])
+        assert (again.status_code, again.json()["image_id"]) == (201, image_id)
+        status = api.get(ticket["status_url"]).json()
+        assert (status["status"], status["image_id"]) == ("accepted", image_id)
+
+        ready = aws_service.wait_for(image_id)
+        assert isinstance(ready["thumbnails"], dict) and set(ready["thumbnails"]) == set(SIZES)
+        original = api.get(f"/images/{image_id}/download").headers["location"]
+        assert anonymous.get(original).content == photo
+
+    bucket = aws_service.extra_env["IMAGELAKE_BLOBS"].removeprefix("s3://")
+    assert client("s3").list_objects_v2(Bucket=bucket, Prefix="incoming/")["KeyCount"] == 0

@@ -7,7 +7,13 @@ import json
 import pytest
 
 from imagelake.domain.errors import InvalidEvent
-from imagelake.domain.events import decode_payload, json_items, parse_event, validate_event
+from imagelake.domain.events import (
+    decode_payload,
+    json_items,
+    parse_event,
+    utc_isoformat,
+    validate_event,
+)
 from tests.unit.monitor_rig import DOCUMENTED, event
 
 
@@ -76,3 +82,35 @@ def test_json_items_takes_a_single_value_whole() -> None:
 def test_an_event_name_of_the_wrong_type_is_refused_not_a_crash(name: object) -> None:
     with pytest.raises(InvalidEvent, match="event_name"):
         validate_event({**json.loads(event()), "event_name": name})
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2021-07-11T09:17:13+00:00",
+        "2021-07-11T09:17:13.123456+00:00",
+        "2021-07-11T09:17:13.000000+00:00",  # isoformat() drops a zero fraction
+        "2021-07-11T09:17:13.120+00:00",
+        "2021-07-11T09:17:13Z",
+        "2021-07-11 09:17:13+00:00",
+        "2021-07-11T11:17:13+02:00",
+        "2021-07-11T09:17+00:00",
+        "20210711T091713+00:00",
+        "0999-01-01T00:00:00+00:00",
+    ],
+)
+def test_the_archived_timestamp_is_always_isoformat_of_the_utc_time(timestamp: str) -> None:
+    parsed = validate_event(json.loads(event(timestamp=timestamp)))
+
+    assert utc_isoformat(parsed) == parsed.timestamp.isoformat()
+
+
+@pytest.mark.parametrize("raw", [b' {"a": 1} ', b'{"a": 1}\n', b'\n\t{"a": 1}'])
+def test_whitespace_around_a_payload_is_fine(raw: bytes) -> None:
+    assert decode_payload(raw)[1] == {"a": 1}
+
+
+@pytest.mark.parametrize("raw", [b'{"a": 1} x', b'{"a": 1}{}', b"   ", b'{"a": 1,}'])
+def test_anything_but_one_json_value_is_refused(raw: bytes) -> None:
+    with pytest.raises(InvalidEvent, match="not valid JSON"):
+        decode_payload(raw)

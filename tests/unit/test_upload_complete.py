@@ -198,8 +198,7 @@ def test_complete_answers_as_post_images_does(tmp_path: Path) -> None:
         api.drain()
         auth = {"Authorization": f"Bearer {api.tokens['alice']}"}
         ready = api.client.get(f"/images/{created.json()['image_id']}", headers=auth).json()
-        image = {"content": photo, "headers": {**auth, "Content-Type": "image/jpeg"}}
-        posted = api.client.post("/images", **image)
+        posted = api.post("alice", "/images", content=photo)
 
     assert created.status_code == 201, created.text
     body = created.json()

@@ -127,11 +127,22 @@ class Analytics:
 
     def requests(self, by: GroupBy, filters: Filters, top: int = 10) -> list[Row]:
         """Requests per day (every day with requests), or the top images or users."""
-        if not 1 <= top <= MAX_TOP:
-            raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
         if by == GroupBy.day:
-            return list(self._retrying(lambda: self._by_day(filters)))
-        return self._retrying(lambda: self._top(by, filters, top))
+            return list(self.by_day(filters))
+        if by == GroupBy.image:
+            return list(self.top_images(filters, top))
+        return list(self.top_users(filters, top))
+
+    def by_day(self, filters: Filters) -> list[DayRow]:
+        return self._retrying(lambda: self._by_day(filters))
+
+    def top_images(self, filters: Filters, top: int = 10) -> list[ImageRow]:
+        rows = self._retrying(lambda: self._top("image_key", "user_key", "image_id", filters, top))
+        return [ImageRow(*row) for row in rows]
+
+    def top_users(self, filters: Filters, top: int = 10) -> list[UserRow]:
+        rows = self._retrying(lambda: self._top("user_key", "image_key", "user_id", filters, top))
+        return [UserRow(*row) for row in rows]
 
     def summary(self, filters: Filters) -> Summary:
         def run() -> Summary:
@@ -155,12 +166,12 @@ class Analytics:
                     rows[day] = DayRow(day, *counts)
         return [rows[day] for day in sorted(rows)]
 
-    def _top(self, by: GroupBy, filters: Filters, top: int) -> list[Row]:
-        key, other, id_column = (
-            ("image_key", "user_key", "image_id")
-            if by == GroupBy.image
-            else ("user_key", "image_key", "user_id")
-        )
+    def _top(
+        self, key: str, other: str, id_column: str, filters: Filters, top: int
+    ) -> list[tuple[str, int, int, datetime]]:
+        """(id, requests, distinct others, last request) of the top ids by requests."""
+        if not 1 <= top <= MAX_TOP:
+            raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
         with self._session(self._snapshot(filters), filters) as session:
             ranked = session.run(RANK.format(key=key), {"top": top})
             keys = [k for k, _ in ranked]
@@ -169,14 +180,7 @@ class Analytics:
             detail_sql = DETAIL.format(key=key, other=other)
             detail = {k: (n, last) for k, n, last in session.run(detail_sql, {"keys": keys})}
             ids = _resolve(session, key, id_column, keys)
-        rows: list[Row] = []
-        for k, requests in ranked:
-            distinct, last = detail[k]
-            if by == GroupBy.image:
-                rows.append(ImageRow(ids[k], requests, distinct, _utc(last)))
-            else:
-                rows.append(UserRow(ids[k], requests, distinct, _utc(last)))
-        return rows
+        return [(ids[k], n, detail[k][0], _utc(detail[k][1])) for k, n in ranked]
 
     def _snapshot(self, filters: Filters) -> LakeSnapshot:
         return snapshot(self._archive, EventName.IMAGE_REQUESTED, filters.since, filters.until)

@@ -20,6 +20,7 @@ from imagelake.domain.events import (
     decode_payload,
     idempotency_key,
     partition_of,
+    utc_isoformat,
     validate_event,
 )
 from imagelake.ports import BlobStore, Message
@@ -75,7 +76,7 @@ class EventArchiver:
         batch = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
         groups: dict[str, list[str]] = defaultdict(list)
         for item in items:
-            utc_iso = item.event.timestamp.isoformat()
+            utc_iso = utc_isoformat(item.event)
             partition = partition_of(item.event.event_name, utc_iso)
             groups[partition].append(archive_line(item, received_at, utc_iso))
         keys = []

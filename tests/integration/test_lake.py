@@ -1,0 +1,251 @@
+"""The event lake on real files and DuckDB: compaction, and queries that never double-count."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from imagelake.adapters.local import LocalBlobStore
+from imagelake.adapters.memory import MemoryBlobStore
+from imagelake.domain.errors import InvalidInput
+from imagelake.ports import BlobStore
+from imagelake.services.analytics import (
+    Analytics,
+    Filters,
+    GroupBy,
+)
+from imagelake.services.lake import LakeCompactor
+from imagelake.services.lake_layout import Manifest, Partition
+from tests.integration.conftest import BASE_URL, SIGNER
+from tests.lake_rig import archive, by_day, image_counts, payload, requests, user_counts
+
+RAW = "events/raw/"
+PARQUET = "events/parquet/"
+
+
+@pytest.fixture(params=["embedded", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "embedded":
+        return LocalBlobStore(tmp_path / "lake", BASE_URL, SIGNER)
+    return MemoryBlobStore(BASE_URL, SIGNER)  # objects reach DuckDB through the port
+
+
+@pytest.fixture
+def analytics(store: BlobStore, tmp_path: Path) -> Analytics:
+    return Analytics(store, tmp_path / "cache", threads=2)
+
+
+def snapshot_of(store: BlobStore, prefix: str) -> dict[str, bytes]:
+    return {key: store.get(key) for key in store.list(prefix)}
+
+
+def answers(analytics: Analytics, filters: Filters | None = None) -> dict[str, Any]:
+    """Every question the report can ask, with rows in a stable order."""
+    f = filters or Filters()
+    return {
+        "day": analytics.by_day(f),
+        "image": sorted(analytics.top_images(f, 1000), key=repr),
+        "user": sorted(analytics.top_users(f, 1000), key=repr),
+        "summary": analytics.summary(f),
+    }
+
+
+def parquet_rows(store: BlobStore) -> int:
+    parts = [k for k in store.list(PARQUET) if k.endswith(".parquet")]
+    return sum(pq.read_metadata(io.BytesIO(store.get(k))).num_rows for k in parts)
+
+
+def test_compaction_writes_one_zstd_part_per_day_and_keeps_raw(store: BlobStore) -> None:
+    reqs = requests(600)  # 2021-07-10 22:00 .. 2021-07-13
+    archive(store, [r.body for r in reqs[:300]])
+    archive(store, [r.body for r in reqs[300:]])
+    raw_before = snapshot_of(store, RAW)
+
+    report = LakeCompactor(store).compact()
+
+    assert snapshot_of(store, RAW) == raw_before
+    days = sorted(by_day(reqs))
+    assert [str(c.partition.dt) for c in report.compacted] == days
+    assert report.events == len(reqs) and report.duplicates_dropped == 0
+    for day in days:
+        folder = f"{PARQUET}event_name=IMAGE_REQUESTED/dt={day}/"
+        names = [k.removeprefix(folder) for k in store.list(folder)]
+        assert len(names) == 2 and "_manifest.json" in names
+        (part,) = [n for n in names if n.startswith("part-") and n.endswith(".parquet")]
+        meta = pq.read_metadata(io.BytesIO(store.get(folder + part)))
+        assert meta.num_rows == by_day(reqs)[day][0]
+        assert meta.row_group(0).column(0).compression == "ZSTD"
+    assert parquet_rows(store) == len(reqs)
+
+
+def test_redelivered_events_are_counted_once(store: BlobStore, analytics: Analytics) -> None:
+    reqs = requests(40)
+    bodies = [r.body for r in reqs]
+    archive(store, bodies)
+    archive(store, bodies[:10] + bodies[5:15])  # redeliveries, even twice within a batch
+    # Same event_id, different bytes: the same event, archived again.
+    archive(store, [payload("u", "img", reqs[0].at, event_id="e-1")])
+    archive(store, [payload("u", "img", reqs[0].at, event_id="e-1", retry=True)])
+    expected = len(reqs) + 1
+
+    before = analytics.summary(Filters())
+    report = LakeCompactor(store).compact()
+
+    assert before.requests == expected
+    assert report.events == expected
+    assert report.duplicates_dropped == 20 + 1
+    assert parquet_rows(store) == expected
+    assert analytics.summary(Filters()).requests == expected
+
+
+def test_a_second_run_changes_nothing(store: BlobStore) -> None:
+    archive(store, [r.body for r in requests(200)])
+    LakeCompactor(store).compact()
+    lake = snapshot_of(store, "events/")
+
+    report = LakeCompactor(store).compact()
+
+    assert report.compacted == [] and report.up_to_date == len(by_day(requests(200)))
+    assert snapshot_of(store, "events/") == lake
+
+
+def test_queries_agree_with_the_events_before_during_and_after_compaction(
+    store: BlobStore, analytics: Analytics
+) -> None:
+    reqs = requests(500)
+    for i in range(0, len(reqs), 60):
+        archive(store, [r.body for r in reqs[i : i + 60]])
+    archive(store, [r.body for r in reqs[100:130]])  # redelivered
+    raw_only = answers(analytics)
+
+    LakeCompactor(store).compact(date(2021, 7, 11))  # one day compacted, the others raw
+    mixed = answers(analytics)
+    LakeCompactor(store).compact()
+    compacted = answers(analytics)
+
+    assert raw_only == mixed == compacted
+    expected_days = {d: counts for d, counts in by_day(reqs).items()}
+    assert {str(r.day): (r.requests, r.unique_users, r.unique_images) for r in raw_only["day"]} == (
+        expected_days
+    )
+    images = {r.image_id: (r.requests, r.unique_users) for r in raw_only["image"]}
+    assert images == image_counts(reqs)
+    users = {r.user_id: (r.requests, r.unique_images) for r in raw_only["user"]}
+    assert users == user_counts(reqs)
+    summary = raw_only["summary"]
+    assert (summary.requests, summary.images, summary.users) == (
+        len(reqs),
+        len(image_counts(reqs)),
+        len(user_counts(reqs)),
+    )
+    assert (summary.first_request_at, summary.last_request_at) == (reqs[0].at, reqs[-1].at)
+
+
+def test_a_late_batch_is_counted_at_once_and_merged_by_the_next_run(
+    store: BlobStore, analytics: Analytics
+) -> None:
+    reqs = requests(300)
+    archive(store, [r.body for r in reqs])
+    LakeCompactor(store).compact()
+    day = reqs[0].at.date()
+    late = [payload("late-user", "image-1", reqs[0].at + timedelta(seconds=1))]
+    archive(store, [*late, reqs[0].body])  # a new event, and a redelivery of a compacted one
+
+    assert analytics.summary(Filters()).requests == len(reqs) + 1  # raw batch read, no twice
+    report = LakeCompactor(store).compact()
+
+    assert [c.partition.dt for c in report.compacted] == [day]
+    assert report.compacted[0].new_objects == 1 and report.duplicates_dropped == 1
+    folder = f"{PARQUET}event_name=IMAGE_REQUESTED/dt={day}/"
+    assert len([k for k in store.list(folder) if k.endswith(".parquet")]) == 1  # old one gone
+    assert analytics.summary(Filters()).requests == len(reqs) + 1
+    assert parquet_rows(store) == len(reqs) + 1
+
+
+def test_the_running_hour_stays_raw_until_it_closes(store: BlobStore) -> None:
+    noon = datetime(2021, 7, 11, 12, 0, tzinfo=UTC)
+    archive(store, [payload("a", "i", noon - timedelta(minutes=5))])  # 11:55, closed at 12:00
+    archive(store, [payload("b", "i", noon + timedelta(minutes=5))])  # 12:05, still open
+    compactor = LakeCompactor(store, clock=lambda: noon + timedelta(minutes=30))
+
+    report = compactor.compact()
+    assert (report.events, report.open_objects) == (1, 1)
+
+    report = compactor.compact(all_hours=True)
+    assert (report.events, report.open_objects) == (2, 0)
+
+
+def test_filters_pick_days_and_images(store: BlobStore, analytics: Analytics) -> None:
+    reqs = requests(500)
+    archive(store, [r.body for r in reqs])
+    LakeCompactor(store).compact(date(2021, 7, 12))
+    chosen = [r for r in reqs if date(2021, 7, 11) <= r.at.date() <= date(2021, 7, 12)]
+
+    window = Filters(since=date(2021, 7, 11), until=date(2021, 7, 12))
+    days = analytics.by_day(window)
+    one_image = analytics.by_day(Filters(image_id="image-4"))
+
+    assert {str(r.day): (r.requests, r.unique_users, r.unique_images) for r in days} == by_day(
+        chosen
+    )
+    assert analytics.summary(window).requests == len(chosen)
+    image_4 = [r for r in reqs if r.image == "image-4"]
+    assert [(str(r.day), r.requests) for r in one_image] == [
+        (d, n) for d, (n, _, _) in by_day(image_4).items()
+    ]
+    assert analytics.summary(Filters(since=date(2030, 1, 1))).requests == 0
+    with pytest.raises(InvalidInput):
+        Filters(since=date(2021, 7, 12), until=date(2021, 7, 11))
+
+
+def test_top_rows_are_ranked_by_requests(store: BlobStore, analytics: Analytics) -> None:
+    reqs = requests(300)
+    archive(store, [r.body for r in reqs])
+    images, users = image_counts(reqs), user_counts(reqs)
+
+    top_images = analytics.top_images(Filters(), top=3)
+    top_users = analytics.top_users(Filters(), top=2)
+
+    assert [r.requests for r in top_images] == sorted((n for n, _ in images.values()))[::-1][:3]
+    assert [r.requests for r in top_users] == sorted((n for n, _ in users.values()))[::-1][:2]
+    for row in top_images:
+        assert (row.requests, row.unique_users) == images[row.image_id]
+        assert row.last_requested_at == max(r.at for r in reqs if r.image == row.image_id)
+    for urow in top_users:
+        assert (urow.requests, urow.unique_images) == users[urow.user_id]
+    with pytest.raises(InvalidInput):
+        analytics.top_images(Filters(), top=0)
+
+
+def test_parts_fingerprinted_by_another_duckdb_are_read_and_rewritten(
+    store: BlobStore, analytics: Analytics
+) -> None:
+    reqs = requests(200)
+    archive(store, [r.body for r in reqs])
+    LakeCompactor(store).compact()
+    expected = answers(analytics)
+    partition = Partition("IMAGE_REQUESTED", reqs[0].at.date())
+    manifest = Manifest.from_bytes(store.get(partition.manifest_key), "m")
+    forged = Manifest(
+        manifest.part, manifest.events, manifest.users, manifest.images, 12345, manifest.raw
+    )
+    store.put(partition.manifest_key, forged.to_bytes(), "application/json")
+
+    assert answers(analytics) == expected  # its fingerprints are recomputed on read
+    report = LakeCompactor(store).compact()
+
+    assert [c.partition for c in report.compacted] == [partition]
+    assert Manifest.from_bytes(store.get(partition.manifest_key), "m").fingerprint != 12345
+    assert answers(analytics) == expected
+
+
+def test_an_empty_lake_answers_zero(analytics: Analytics) -> None:
+    assert analytics.by_day(Filters()) == []
+    assert analytics.requests(GroupBy.image, Filters()) == []
+    summary = analytics.summary(Filters())
+    assert (summary.requests, summary.first_request_at) == (0, None)

@@ -1,0 +1,103 @@
+"""GET /stats/requests and /stats/summary in-process, over a lake the real archiver filled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imagelake.services.lake import LakeCompactor
+from tests.lake_rig import Request, archive, by_day, image_counts, requests, user_counts
+from tests.unit.api_harness import Api, open_api
+
+REQS = requests(400)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with open_api(tmp_path) as api:
+        lake = api.wired.container.archive
+        archive(lake, [r.body for r in REQS[:250]])
+        LakeCompactor(lake).compact()
+        archive(lake, [r.body for r in REQS[200:]])  # some of it redelivered, not compacted
+        yield api
+
+
+def test_requests_per_day(api: Api) -> None:
+    reply = api.client.get("/stats/requests", params={"by": "day"})
+
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["by"], body["since"], body["top"]) == ("day", None, None)
+    assert {
+        r["day"]: (r["requests"], r["unique_users"], r["unique_images"]) for r in body["rows"]
+    } == (by_day(REQS))
+
+
+def test_top_images_with_unique_users(api: Api) -> None:
+    reply = api.client.get("/stats/requests", params={"by": "image", "top": 2})
+
+    rows = reply.json()["rows"]
+    counts = image_counts(REQS)
+    assert len(rows) == 2
+    assert [r["requests"] for r in rows] == sorted(n for n, _ in counts.values())[::-1][:2]
+    for row in rows:
+        assert (row["requests"], row["unique_users"]) == counts[row["image_id"]]
+        last = max(r.at for r in REQS if r.image == row["image_id"])
+        assert row["last_requested_at"] == last.isoformat().replace("+00:00", "Z")
+
+
+def test_top_users_within_dates(api: Api) -> None:
+    reply = api.client.get(
+        "/stats/requests", params={"by": "user", "since": "2021-07-11", "until": "2021-07-11"}
+    )
+
+    assert reply.status_code == 200
+    chosen: list[Request] = [r for r in REQS if r.at.date().isoformat() == "2021-07-11"]
+    assert {r["user_id"]: (r["requests"], r["unique_images"]) for r in reply.json()["rows"]} == (
+        user_counts(chosen)
+    )
+
+
+def test_summary(api: Api) -> None:
+    body = api.client.get("/stats/summary").json()
+    one_image = api.client.get("/stats/summary", params={"image_id": "image-4"}).json()
+
+    assert (body["requests"], body["images"], body["users"]) == (
+        len(REQS),
+        len(image_counts(REQS)),
+        len(user_counts(REQS)),
+    )
+    assert body["first_request_at"] == REQS[0].at.isoformat().replace("+00:00", "Z")
+    assert body["last_request_at"] == REQS[-1].at.isoformat().replace("+00:00", "Z")
+    assert one_image["requests"] == len([r for r in REQS if r.image == "image-4"])
+    assert one_image["images"] == 1
+
+
+def test_an_api_key_is_required(api: Api) -> None:
+    for path in ("/stats/requests", "/stats/summary"):
+        reply = api.client.get(path, headers={"Authorization": ""})
+        assert reply.status_code == 401
+        assert reply.json()["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"by": "week"}, 422),
+        ({"since": "yesterday"}, 422),
+        ({"until": "2021-02-30"}, 422),
+        ({"top": 0}, 422),
+        ({"top": 1001}, 422),
+        ({"since": "2021-07-12", "until": "2021-07-11"}, 400),
+    ],
+)
+def test_bad_parameters_get_a_json_error(
+    api: Api, params: dict[str, str | int], status: int
+) -> None:
+    reply = api.client.get("/stats/requests", params=params)
+
+    assert reply.status_code == status
+    error = reply.json()["error"]
+    assert error["code"] == "invalid_input" and error["message"]
