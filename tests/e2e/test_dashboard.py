@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, expect
 
 from tests.e2e.browser import Shots, Watch, chromium, drop_files, throttle_uploads
 from tests.e2e.service import Service
@@ -142,6 +142,7 @@ def test_sign_in_upload_download_and_see_it_counted(
 
         requests = page.locator("#request-stats dt:text-is('Requests') + dd")
         expect(requests).to_have_text("1", timeout=SLOW)
+        expect(page.locator("#history")).to_have_attribute("data-total", "1", timeout=SLOW)
         shots.take(page, "image page counted")
 
         page.get_by_role("link", name="Analytics").click()
@@ -151,6 +152,7 @@ def test_sign_in_upload_download_and_see_it_counted(
         expect(top.locator("img.mini")).to_have_attribute("src", re.compile("/files/thumbnails/"))
         expect(page.locator("#top-users li[data-user-id='tester'] .count")).to_have_text("1")
         expect(page.locator("#per-day")).to_have_attribute("data-total", "1")
+        expect(page.locator(".stat[data-key='requests'] .value")).to_have_text("1")
         expect(page.locator("#per-day canvas")).to_be_visible()
         shots.take(page, "analytics")
 
@@ -183,3 +185,35 @@ def test_a_wrong_key_is_refused_and_sign_in_returns_to_the_page_asked_for(
     sign_in(page, svc, svc.key)
     expect(page).to_have_url(f"{svc.base_url}/analytics")
     expect(page.get_by_role("heading", name="Analytics")).to_be_visible()
+
+
+def test_files_chosen_with_the_picker_upload_and_a_refusal_shows_the_reason(
+    idle_service: Service, context: BrowserContext
+) -> None:
+    svc = idle_service
+    shots = Shots("dashboard-picker")
+    page = context.new_page()
+    page.goto(svc.base_url + "/upload")
+    sign_in(page, svc, svc.key)
+
+    files: list[FilePayload] = [
+        {"name": "coffee.png", "mimeType": "image/png", "buffer": photo_bytes("coffee", "png")},
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image at all"},
+    ]
+    page.set_input_files("#file-input", files)
+
+    refused = page.locator(".upload", has_text="notes.txt")
+    accepted = page.locator(".upload", has_text="coffee.png")
+    expect(refused).to_have_class(re.compile(r"\berror\b"), timeout=SLOW)
+    expect(refused.locator(".state")).to_contain_text("not a supported image")
+    expect(accepted.locator(".state")).to_have_text("Processing…", timeout=SLOW)
+    shots.take(page, "picker uploads")
+    page.get_by_role("link", name="Gallery").click()
+    expect(page.locator(".card")).to_have_count(1)
+
+    # Deleting is a cookie-authenticated DELETE from the image page.
+    page.locator(".card a").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete image").click()
+    expect(page).to_have_url(svc.base_url + "/")
+    expect(page.get_by_text("No images yet")).to_be_visible()

@@ -53,7 +53,7 @@ def archive_line(item: Received, received_at: str, utc_iso: str) -> str:
     return (
         f'{{"key":{_STR(item.key)},"received_at":{_STR(received_at)},'
         f'"event_name":"{e.event_name.value}","user_id":{_STR(e.user_id)},'
-        f'"image_id":{_STR(e.image_id)},"timestamp":"{utc_iso}",'
+        f'"image_id":{_STR(e.image_id)},"timestamp":{_STR(utc_iso)},'
         f'"event_id":{"null" if e.event_id is None else _STR(e.event_id)},'
         f'"raw":{_STR(item.text)}}}'
     )

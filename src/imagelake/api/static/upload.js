@@ -75,12 +75,13 @@ function addRow(file) {
     '<span class="mini"></span><span class="name"></span><span class="state">Waiting…</span>' +
     '<progress max="1" value="0"></progress>';
   row.querySelector(".name").textContent = file.name;
-  document.getElementById("uploads").prepend(row);
   return row;
 }
 
 async function uploadAll(files, maxBytes) {
   const queued = [...files].map((file) => [file, addRow(file)]);
+  // The newest batch on top, its files in the order they were dropped.
+  document.getElementById("uploads").prepend(...queued.map(([, row]) => row));
   for (const [file, row] of queued) {
     if (file.size > maxBytes) {
       finish(row, "error", "Too large");
