@@ -25,6 +25,7 @@ from imagelake.services.archive import RAW_PREFIX
 PARQUET_PREFIX = "events/parquet"
 MANIFEST_NAME = "_manifest.json"
 MANIFEST_FORMAT = 1
+DAY_BY_DAY_LISTING = 62  # days; longer ranges list the whole raw prefix once
 MANIFEST_READERS = 8  # object stores answer one GET at a time per connection
 _RAW_KEY = re.compile(
     r"^events/raw/event_name=(?P<name>[A-Z_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})"
@@ -148,10 +149,11 @@ def snapshot(
 ) -> LakeSnapshot:
     """The lake's current parts and uncovered raw batches for one event name and date range."""
     raw: dict[Partition, list[str]] = defaultdict(list)
-    for key in store.list(f"{RAW_PREFIX}/event_name={event_name}/"):
-        obj = parse_raw_key(key)
-        if obj is not None and _within(obj.partition.dt, since, until):
-            raw[obj.partition].append(key)
+    for prefix in _raw_prefixes(event_name, since, until):
+        for key in store.list(prefix):
+            obj = parse_raw_key(key)
+            if obj is not None and _within(obj.partition.dt, since, until):
+                raw[obj.partition].append(key)
     compacted = []
     for key in store.list(f"{PARQUET_PREFIX}/event_name={event_name}/"):
         day = _dt_of(key) if key.endswith("/" + MANIFEST_NAME) else None
@@ -170,6 +172,14 @@ def snapshot(
         if fresh:
             state.fresh[partition] = fresh
     return state
+
+
+def _raw_prefixes(event_name: str, since: date | None, until: date | None) -> list[str]:
+    """What to list for a date range: day by day when short (the raw archive only grows)."""
+    if since is None or until is None or (until - since).days >= DAY_BY_DAY_LISTING:
+        return [f"{RAW_PREFIX}/event_name={event_name}/"]
+    days = (since + timedelta(days=n) for n in range((until - since).days + 1))
+    return [Partition(event_name, day).raw_prefix for day in days]
 
 
 def _dt_of(key: str) -> date | None:
