@@ -92,10 +92,11 @@ class LocalBlobStore:
         if folder:
             self.path_of(folder)
         start = self._root / folder
+        root = len(str(self._root)) + 1  # os.walk's paths start with it: slicing beats pathlib
         keys: list[str] = []
         for dirpath, _, filenames in os.walk(start):
-            relative = Path(dirpath).relative_to(self._root).as_posix()
-            base = "" if relative == "." else relative + "/"
+            relative = dirpath[root:]
+            base = relative + "/" if relative else ""
             keys.extend(
                 base + name
                 for name in filenames

@@ -8,9 +8,11 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +48,17 @@ IMAGE_COLUMNS = (
     "image_id, sha256, content_type, width, height, bytes, created_at, owner, status, "
     "failure_reason, thumbnails"
 )
-MAX_PARAMETERS = 999  # SQLite's lowest limit on bound parameters per statement
+_TIMESTAMP, _USER, _TZINFO = attrgetter("timestamp"), attrgetter("user_id"), attrgetter("tzinfo")
+KEY_BYTES = 16  # of a seen event's key: a digest of its idempotency key
 KEY_COLUMNS = "key_id, key_hash, user_id, created_at, email, revoked"
+
+# Insert a batch of keys (?2: KEY_BYTES each, back to back) in one statement; returns the new.
+RECORD_KEYS = f"""
+INSERT INTO seen_events (key)
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)
+SELECT substr(?2, i * {KEY_BYTES} + 1, {KEY_BYTES}) FROM n WHERE true
+ON CONFLICT DO NOTHING RETURNING key
+"""
 
 # Fold one image's batch into its row; the latest (timestamp, user) wins whatever the arrival order.
 UPSERT_STATS = """
@@ -172,18 +183,13 @@ class SqliteCatalog:
         batch = {_digest(r.key): r for r in reversed(records)}  # the first of duplicates wins
         if not batch:
             return 0
+        keys = b"".join(sorted(batch))  # in key order, the index takes them faster
         with self._write() as conn:
-            keys = list(batch)
-            for start in range(0, len(keys), MAX_PARAMETERS):
-                chunk = keys[start : start + MAX_PARAMETERS]
-                sql = f"SELECT key FROM seen_events WHERE key IN ({','.join('?' * len(chunk))})"
-                for (key,) in conn.execute(sql, chunk).fetchall():
-                    del batch[key]
-            conn.executemany("INSERT INTO seen_events (key) VALUES (?)", [(k,) for k in batch])
-            conn.executemany(UPSERT_STATS, _fold(batch.values()))
-            users = {(r.image_id, r.user_id) for r in batch.values()}
+            fresh = [batch[key] for (key,) in conn.execute(RECORD_KEYS, (len(batch), keys))]
+            conn.executemany(UPSERT_STATS, _fold(fresh))
+            users = {(r.image_id, r.user_id) for r in fresh}
             conn.executemany("INSERT OR IGNORE INTO stats_users VALUES (?, ?)", users)
-        return len(batch)
+        return len(fresh)
 
     def get_stats(self, image_id: str) -> ImageStats:
         with self._read() as conn:
@@ -265,22 +271,23 @@ def _translated() -> Iterator[None]:
 
 
 def _fold(records: Iterable[RequestRecord]) -> list[tuple[str, int, str, str, str]]:
-    """One stats row per image; only the extremes get formatted, as formatting is the slow part."""
-    folded: dict[str, tuple[int, datetime, datetime, str]] = {}
-    for r in records:
-        at = r.timestamp if r.timestamp.tzinfo else r.timestamp.replace(tzinfo=UTC)
-        count, first, last, user = folded.get(r.image_id, (0, at, at, r.user_id))
-        last, user = max((last, user), (at, r.user_id))
-        folded[r.image_id] = (count + 1, min(first, at), last, user)
-    return [
-        (image_id, count, _iso(first), _iso(last), user)
-        for image_id, (count, first, last, user) in folded.items()
-    ]
+    """One stats row per image; min and max run in C, and only the extremes get formatted."""
+    by_image: dict[str, list[RequestRecord]] = defaultdict(list)
+    for record in records:
+        by_image[record.image_id].append(record)
+    rows = []
+    for image_id, batch in by_image.items():
+        times = list(map(_TIMESTAMP, batch))
+        if None in map(_TZINFO, times):  # naive: taken as UTC
+            times = [at if at.tzinfo else at.replace(tzinfo=UTC) for at in times]
+        last, user = max(zip(times, map(_USER, batch)))  # the latest; by user id on a tie
+        rows.append((image_id, len(batch), _iso(min(times)), _iso(last), user))
+    return rows
 
 
 def _digest(key: str) -> bytes:
     # A fixed 16-byte key keeps the ever-growing dedupe index small and cache-friendly.
-    return hashlib.blake2b(key.encode(), digest_size=16).digest()
+    return hashlib.blake2b(key.encode(), digest_size=KEY_BYTES).digest()
 
 
 def _one_image(conn: sqlite3.Connection, where: str, value: str) -> Image | None:

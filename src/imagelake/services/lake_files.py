@@ -28,7 +28,8 @@ from imagelake.ports import BlobStore
 FETCH_THREADS = 8
 PRUNE_AFTER_SECONDS = 600.0  # a copy another process may still be reading is left alone
 
-# The archived fields compaction keeps; timestamps are UTC (the archiver writes +00:00).
+# The archived fields compaction keeps. Timestamps are UTC: the archiver writes +00:00, and
+# DuckDB's TIMESTAMP keeps the wall clock of whatever offset it is given.
 RAW_COLUMNS = (
     "{'key': 'VARCHAR', 'received_at': 'TIMESTAMP', 'user_id': 'VARCHAR', "
     "'image_id': 'VARCHAR', 'timestamp': 'TIMESTAMP'}"
@@ -55,7 +56,7 @@ def fingerprint(column: str) -> str:
 
 USER_KEY = fingerprint("user_id")
 IMAGE_KEY = fingerprint("image_id")
-FINGERPRINT_PROBE = "SELECT CAST(hash('imagelake fingerprint probe') >> 1 AS BIGINT)"
+FINGERPRINT_PROBE = "SELECT " + fingerprint("'imagelake fingerprint probe'")
 
 
 def deduped_sql(sources: str) -> str:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -145,25 +145,47 @@ class LakeSnapshot:
 
 
 def snapshot(
-    store: BlobStore, event_name: str, since: date | None = None, until: date | None = None
+    store: BlobStore,
+    event_name: str,
+    since: date | None = None,
+    until: date | None = None,
+    known: Mapping[str, Manifest] | None = None,
 ) -> LakeSnapshot:
-    """The lake's current parts and uncovered raw batches for one event name and date range."""
-    raw: dict[Partition, list[str]] = defaultdict(list)
+    """The lake's current parts and uncovered raw batches for one event name and date range.
+
+    known: manifests read before, by the key of their part.
+    """
+    known = known or {}
+    by_folder: dict[str, list[str]] = defaultdict(list)
     for prefix in _raw_prefixes(event_name, since, until):
         for key in store.list(prefix):
-            obj = parse_raw_key(key)
-            if obj is not None and _within(obj.partition.dt, since, until):
-                raw[obj.partition].append(key)
-    compacted = []
+            by_folder[key.rpartition("/hour=")[0]].append(key)  # cheap: no parse per key
+    raw: dict[Partition, list[str]] = {}
+    for keys in by_folder.values():
+        valid = [k for k in keys if _RAW_KEY.match(k)]
+        obj = parse_raw_key(valid[0]) if valid else None
+        if obj is not None and _within(obj.partition.dt, since, until):
+            raw[obj.partition] = valid
+    folders: dict[Partition, list[str]] = defaultdict(list)
     for key in store.list(f"{PARQUET_PREFIX}/event_name={event_name}/"):
-        day = _dt_of(key) if key.endswith("/" + MANIFEST_NAME) else None
+        day = _dt_of(key)
         if day is not None and _within(day, since, until):
-            compacted.append(Partition(event_name, day))
+            folders[Partition(event_name, day)].append(key)
+
+    def manifest_of(partition: Partition) -> Manifest | None:
+        keys = folders[partition]
+        if partition.manifest_key not in keys:
+            return None
+        parts = [k for k in keys if k.rsplit("/", 1)[1].startswith("part-")]
+        # A part's name follows from the batches it covers, so while it is the folder's
+        # only part its manifest can be reused: no GET per partition per query.
+        if len(parts) == 1 and parts[0] in known:
+            return known[parts[0]]
+        return read_manifest(store, partition)
+
     state = LakeSnapshot()
-    with ThreadPoolExecutor(MANIFEST_READERS) as pool:
-        for partition, manifest in zip(
-            compacted, pool.map(lambda p: read_manifest(store, p), compacted), strict=True
-        ):
+    with ThreadPoolExecutor(MANIFEST_READERS) as pool:  # object stores answer GETs slowly
+        for partition, manifest in zip(folders, pool.map(manifest_of, folders), strict=True):
             if manifest is not None:
                 state.manifests[partition] = manifest
     for partition, keys in raw.items():
