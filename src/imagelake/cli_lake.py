@@ -28,7 +28,7 @@ lake_app = typer.Typer(help="The event lake: compaction to Parquet, Athena table
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-class By(StrEnum):
+class By(StrEnum):  # analytics.GroupBy's values; that module loads DuckDB, --help should not
     day = "day"
     image = "image"
     user = "user"
@@ -54,18 +54,23 @@ HEADERS = {
     "unique_images": "images",
     "last_requested_at": "last request",
 }
-DateOpt = Annotated[str | None, typer.Option(metavar="YYYY-MM-DD", show_default=False)]
+SinceOpt = Annotated[
+    str | None, typer.Option(metavar="YYYY-MM-DD", help="First day (UTC), inclusive")
+]
+UntilOpt = Annotated[
+    str | None, typer.Option(metavar="YYYY-MM-DD", help="Last day (UTC), inclusive")
+]
 
 
 @contextmanager
-def _lake(threads: int | None = None) -> Iterator[Lake]:
+def _lake() -> Iterator[Lake]:
     from imagelake.bootstrap import build, lake
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     container = build(settings)
     try:
-        yield lake(container, threads)
+        yield lake(container)
     finally:
         container.close()
 
@@ -112,8 +117,8 @@ def lake_athena_ddl(
 
 
 def report(
-    since: DateOpt = None,
-    until: DateOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     by: Annotated[By, typer.Option(help="Group requests by day, image or user")] = By.day,
     top: Annotated[int, typer.Option(min=1, max=1000, help="Rows for --by image|user")] = 10,
     image: Annotated[str | None, typer.Option(help="Only requests of this image id")] = None,

@@ -250,3 +250,25 @@ def test_an_empty_lake_answers_zero(analytics: Analytics) -> None:
     assert analytics.requests(GroupBy.image, Filters()) == []
     summary = analytics.summary(Filters())
     assert (summary.requests, summary.first_request_at) == (0, None)
+
+
+def test_a_part_left_by_a_crash_is_ignored_then_removed(
+    store: BlobStore, analytics: Analytics
+) -> None:
+    reqs = requests(100)
+    archive(store, [r.body for r in reqs])
+    LakeCompactor(store).compact()
+    partition = Partition("IMAGE_REQUESTED", reqs[0].at.date())
+    manifest = Manifest.from_bytes(store.get(partition.manifest_key), "m")
+    orphan = partition.parquet_prefix + "part-crashed.parquet"  # written, never named
+    store.put(orphan, store.get(manifest.part_key(partition)), "application/vnd.apache.parquet")
+
+    assert analytics.summary(Filters()).requests == len(reqs)
+    LakeCompactor(store).compact()  # too young: it may be another run's, about to be named
+    assert orphan in set(store.list(partition.parquet_prefix))
+    later = datetime.now(UTC) + timedelta(hours=2)
+    LakeCompactor(store, clock=lambda: later).compact()
+
+    assert orphan not in set(store.list(partition.parquet_prefix))
+    assert manifest.part_key(partition) in set(store.list(partition.parquet_prefix))
+    assert analytics.summary(Filters()).requests == len(reqs)

@@ -36,9 +36,11 @@ from imagelake.services.lake_files import (
     raw_sql,
 )
 from imagelake.services.lake_layout import (
+    PARQUET_PREFIX,
     Manifest,
     Partition,
     RawObject,
+    parse_part_key,
     parse_raw_key,
     part_name,
     read_manifest,
@@ -127,6 +129,7 @@ class LakeCompactor:
         finally:
             for con in connections:
                 con.close()
+        self._sweep_orphans(day)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -168,6 +171,18 @@ class LakeCompactor:
                 if obj is not None and (day is None or obj.partition.dt == day):
                     found[obj.partition].append(obj)
         return found
+
+    def _sweep_orphans(self, day: date | None) -> None:
+        """Parts no manifest names (a crash between part and manifest), in days with two."""
+        parts: dict[Partition, list[str]] = defaultdict(list)
+        for key in self._archive.list(PARQUET_PREFIX + "/"):
+            partition = parse_part_key(key)
+            if partition is not None and (day is None or partition.dt == day):
+                parts[partition].append(key)
+        for partition, keys in parts.items():
+            manifest = read_manifest(self._archive, partition) if len(keys) > 1 else None
+            if manifest is not None:
+                self._remove_stale_parts(partition, manifest.part_key(partition), [])
 
     def _remove_stale_parts(self, partition: Partition, keep: str, replaced: list[str]) -> None:
         """Drop the part just replaced, and orphans of crashed runs once they are old enough.

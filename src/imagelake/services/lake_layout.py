@@ -31,6 +31,9 @@ _RAW_KEY = re.compile(
     r"^events/raw/event_name=(?P<name>[A-Z_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})"
     r"/hour=(?P<hour>\d{2})/[^/]+\.jsonl$"
 )
+_PART_KEY = re.compile(
+    r"^events/parquet/event_name=(?P<name>[A-Z_]+)/dt=(?P<dt>\d{4}-\d{2}-\d{2})/part-[^/]+$"
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -74,6 +77,17 @@ def parse_raw_key(key: str) -> RawObject | None:
     except ValueError:
         return None
     return RawObject(key, Partition(match["name"], day), int(match["hour"]))
+
+
+def parse_part_key(key: str) -> Partition | None:
+    """The partition of a Parquet part's key; None for anything else under the prefix."""
+    match = _PART_KEY.match(key)
+    if match is None:
+        return None
+    try:
+        return Partition(match["name"], date.fromisoformat(match["dt"]))
+    except ValueError:
+        return None
 
 
 def part_name(raw_keys: Iterable[str]) -> str:
