@@ -63,7 +63,8 @@ class Result:
             f"service CPU (API + workers)        {self.service_cpu * 1e6:10.1f} us/event"
             f"  ({self.service_cpu / self.floor_cpu:.1f}x floor): at most "
             f"{cores / self.service_cpu:,.0f} events/s on {cores} idle cores",
-            f"  of which API {self.api_cpu * 1e6:.1f} us/event, workers {self.worker_cpu * 1e6:.1f}",
+            f"  of which API {self.api_cpu * 1e6:.1f} us/event, "
+            f"workers {self.worker_cpu * 1e6:.1f}",
             f"load average at the end: {Path('/proc/loadavg').read_text().split()[0]}",
             f"end to end: {self.end_to_end:,.0f} events/s (>= {TARGET:,}) {verdict}",
         ]

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from imagelake.bootstrap import Container, Services, build, services
 from imagelake.config import Settings
+from imagelake.gc_tuning import tune_for_throughput
 from imagelake.observability import init_sentry, setup_logging
 from imagelake.worker import Periodic, WorkerPool
 
@@ -70,9 +71,11 @@ def run_server(settings: Settings) -> None:
         compaction = lake_compaction(wired.container)
         compaction.start()
         _banner(settings, token)
+        app = create_app(wired)
+        tune_for_throughput()
         try:
             uvicorn.run(
-                create_app(wired),
+                app,
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",

@@ -39,6 +39,7 @@ def worker_main(settings: Settings, stop: Event, parent_pid: int) -> None:
     cores_each = (os.cpu_count() or 1) // max(1, settings.workers)
     os.environ.setdefault("VIPS_CONCURRENCY", str(max(1, cores_each)))
     from imagelake.bootstrap import build, services
+    from imagelake.gc_tuning import tune_for_throughput
     from imagelake.observability import flush_sentry, init_sentry, setup_logging
 
     setup_logging()
@@ -51,6 +52,7 @@ def worker_main(settings: Settings, stop: Event, parent_pid: int) -> None:
         container = build(settings)
         try:
             wired = services(container)
+            tune_for_throughput()
             consumers: list[Callable[[], int]] = [
                 lambda: wired.thumbnail_jobs.run_once(wait=0),
                 lambda: wired.monitor.run_once(wait=0),

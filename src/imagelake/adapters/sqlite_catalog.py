@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +280,9 @@ def _fold(records: Iterable[RequestRecord]) -> list[tuple[str, int, str, str, st
         times = list(map(_TIMESTAMP, batch))
         if None in map(_TZINFO, times):  # naive: taken as UTC
             times = [at if at.tzinfo else at.replace(tzinfo=UTC) for at in times]
-        last, user = max(zip(times, map(_USER, batch)))  # the latest; by user id on a tie
+        last, user = max(
+            zip(times, map(_USER, batch), strict=True)
+        )  # the latest; by user id on a tie
         rows.append((image_id, len(batch), _iso(min(times)), _iso(last), user))
     return rows
 

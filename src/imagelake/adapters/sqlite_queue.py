@@ -17,7 +17,6 @@ makes them durable too. Concurrent sends of one process share a commit (group co
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 import threading
@@ -172,7 +171,9 @@ class SqliteQueue:
                 raise NotFound(f"no dead letter {dead_letter_id!r} in queue {self.name}")
             if bodies:
                 runs.insert(conn, self.name, bodies, time.time())
-            conn.execute("DELETE FROM dead_letters WHERE queue = ? AND (? IS NULL OR id = ?)", which)
+            conn.execute(
+                "DELETE FROM dead_letters WHERE queue = ? AND (? IS NULL OR id = ?)", which
+            )
         return len(bodies)
 
     def purge_dead_letters(self) -> int:

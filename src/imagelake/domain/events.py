@@ -28,7 +28,9 @@ MAX_ID_LENGTH = 256
 _WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's four whitespace characters
 _SPACES = " \t\n\r"
 # 'YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00' (a zero fraction left out): the text isoformat() gives
-_ISOFORMAT_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.(?!000000)[0-9]{6})?\+00:00")
+_ISOFORMAT_UTC = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.(?!000000)[0-9]{6})?\+00:00"
+)
 _INT64 = 9.2e18  # orjson reads integers beyond 64 bits as floats, json keeps them whole
 
 
