@@ -19,6 +19,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 from tests.photos import encode, large_photo, load_photo
 
+from bench import _sharp
 from imagelake.adapters.vips import VipsEngine
 from imagelake.domain.images import ThumbnailSpec
 
@@ -190,14 +191,19 @@ def compare(
     return row, (not ok_speed) + (not ok_three), results
 
 
-def per_photo(paths: list[Path], results: Results) -> None:
-    _table(["photo", "MP", "vips-1 ms", "vips-3 ms", "pillow-resize ms", "speed-up"])
-    for index, path in enumerate(paths):
+def per_photo(paths: list[Path], results: Results, sharp: _sharp.SharpTimes | None) -> None:
+    sharp_cells = ["sharp ms"] if sharp else []
+    _table(["photo", "MP", "vips-1 ms", "vips-3 ms", *sharp_cells, "pillow-resize ms", "speed-up"])
+    for name, photos in [*((path.name, [i]) for i, path in enumerate(paths)), ("all", None)]:
+        photos = photos or list(range(len(paths)))
         vips, three, pillow = (
-            results.cost(method, [index]) * 1000 for method in ("vips-1", "vips-3", "pillow-resize")
+            results.cost(method, photos) * 1000 for method in ("vips-1", "vips-3", "pillow-resize")
         )
-        cells = [f"{_megapixels(path):.1f}", f"{vips:.0f}", f"{three:.0f}", f"{pillow:.0f}"]
-        _row([path.name, *cells, f"{pillow / vips:.1f}x"])
+        megapixels = sum(_megapixels(paths[index]) for index in photos)
+        cells = [f"{megapixels:.1f}", f"{vips:.0f}", f"{three:.0f}"]
+        if sharp:
+            cells.append(f"{sharp.total([paths[index].name for index in photos]):.0f}")
+        _row([name, *cells, f"{pillow:.0f}", f"{pillow / vips:.1f}x"])
 
 
 def throughput(method: str, paths: list[Path], processes: int, threads: int | None) -> list[str]:
@@ -233,12 +239,15 @@ def main() -> int:
         ]
     )
     failures = 0
+    sharp = _sharp.Baseline(DATA)  # installs sharp once, or knows why it is skipped
     for processes, threads in ((1, None), (1, 1), (2, 1)):
         row, failed, results = compare(paths, processes, threads)
         failures += failed
         _row(row)
-    print("\nPer photo, in the last of those runs:\n")
-    per_photo(paths, results)
+        sharp.measure(row[:2], [path.name for path in paths], processes, results.cost)
+    sharp.report()
+    print("\nPer photo, in the last of those runs (all: the total for the 10 photos):\n")
+    per_photo(paths, results, sharp.times)
     print("\nWall-clock throughput, one method at a time (at the mercy of the machine's load):\n")
     _table(["method", "processes", "libvips threads", "images/s", "peak RSS/worker"])
     for processes in (1, 2):

@@ -1,8 +1,8 @@
 """Athena tables over the lake's S3 prefix: the raw JSON and the compacted Parquet.
 
 Partition projection computes partitions from the key layout, so neither table ever needs
-MSCK REPAIR or a crawler. deploy/template.yaml declares the raw table as a Glue table with
-the same columns and projection; a test keeps the two in step.
+MSCK REPAIR or a crawler. deploy/template.yaml declares both as Glue tables with the same
+columns, partitions, storage and projection; a test keeps them in step with the DDL.
 """
 
 from __future__ import annotations
