@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -109,6 +111,21 @@ def http_event(
     if body is not None:
         event["body"] = base64.b64encode(body).decode()
     return event
+
+
+def scheduled_event(rule: str = "imagelake-CompactFunctionSchedule") -> dict[str, Any]:
+    """What an EventBridge schedule rule hands its Lambda target."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region(),
+        "resources": [f"arn:aws:events:{region()}:{ACCOUNT}:rule/{rule}"],
+        "detail": {},
+    }
 
 
 def json_body(response: dict[str, Any]) -> Any:

@@ -7,7 +7,9 @@ moto cannot run Lambda code (no Docker), so this is how the handlers meet AWS he
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,25 +17,30 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 from imagelake.adapters.aws_clients import client
 from imagelake.adapters.aws_provision import provision
+from imagelake.adapters.s3 import S3BlobStore
 from imagelake.adapters.sqs import SqsQueue
 from imagelake.aws import handlers, runtime
 from imagelake.bootstrap import Services
 from imagelake.config import Settings
 from imagelake.domain.images import ImageStatus
-from imagelake.errors import NotFound
+from imagelake.errors import ImagelakeError, NotFound
+from imagelake.services.analytics import Analytics, Filters
 from tests.integration.lambda_events import (
     CONTEXT,
     http_event,
     json_body,
     queue_url,
     receive_raw,
+    scheduled_event,
     sqs_event,
     sqs_records,
 )
+from tests.lake_rig import archive, by_day, requests
 from tests.photos import photo_bytes
 
 BAD_EVENT = b'{"event_name": "IMAGE_EXPLODED", "user_id": "7"}'
@@ -99,10 +106,12 @@ def deployment(
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=_arn(f"{prefix}-inbox"))
     runtime.wired.cache_clear()
     runtime.asgi.cache_clear()
+    runtime.lake.cache_clear()
     _, token = runtime.wired().keys.create("lambda-tester")
     yield Deployment(prefix, token)
     runtime.wired.cache_clear()
     runtime.asgi.cache_clear()
+    runtime.lake.cache_clear()
 
 
 def _arn(queue: str) -> str:
@@ -261,3 +270,66 @@ def test_the_api_through_mangum(deployment: Deployment, aws_endpoint: str) -> No
     refused = deployment.api("GET", "/images", authorization="Bearer nope")
     assert refused["statusCode"] == 401
     assert json_body(refused)["error"]["code"] == "unauthorized"
+
+
+def lake_listing(bucket: str, prefix: str) -> dict[str, tuple[str, object]]:
+    """key -> (ETag, LastModified) of every object under prefix, straight from S3."""
+    listed = client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return {o["Key"]: (o["ETag"], o["LastModified"]) for o in listed}
+
+
+def test_the_scheduled_compaction_fills_the_parquet_table(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    lake = deployment.wired.container.archive
+    reqs = requests(300)  # from 2021-07-10 22:00 every 7 minutes: closed hours, three days
+    archive(lake, [r.body for r in reqs[:200]])
+    archive(lake, [r.body for r in reqs[150:]])  # 50 redelivered
+    days = by_day(reqs)
+
+    summary = handlers.compact(scheduled_event(), CONTEXT)
+
+    assert {k: v for k, v in summary.items() if k != "seconds"} == {
+        "partitions_compacted": len(days),
+        "events": len(reqs),
+        "duplicates_dropped": 50,
+        "partitions_up_to_date": 0,
+        "open_hour_batches": 0,
+    }
+    assert json.loads(json.dumps(summary)) == summary  # Lambda returns it as JSON
+    bucket = f"{deployment.prefix}-lake"
+    compacted = lake_listing(bucket, "events/parquet/")
+    s3 = client("s3")
+    for day, (events, _, _) in days.items():
+        folder = f"events/parquet/event_name=IMAGE_REQUESTED/dt={day}/"
+        parts = [k for k in compacted if k.startswith(folder) and k.endswith(".parquet")]
+        assert len(parts) == 1 and f"{folder}_manifest.json" in compacted, sorted(compacted)
+        body = s3.get_object(Bucket=bucket, Key=parts[0])["Body"].read()
+        assert pq.read_table(io.BytesIO(body)).num_rows == events  # what Athena's `events` reads
+    analytics = Analytics(S3BlobStore(s3, bucket), tmp_path / "query-cache")
+    assert {
+        str(d.day): (d.requests, d.unique_users, d.unique_images)
+        for d in analytics.by_day(Filters())
+    } == days
+
+    again = handlers.compact(scheduled_event(), CONTEXT)
+
+    assert (again["partitions_compacted"], again["events"]) == (0, 0)
+    assert again["partitions_up_to_date"] == len(days)
+    assert lake_listing(bucket, "events/parquet/") == compacted
+
+
+def test_a_failed_compaction_is_logged_and_raised(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = f"{deployment.prefix}-no-such-lake"
+    monkeypatch.setenv("IMAGELAKE_ARCHIVE", f"s3://{missing}")
+    runtime.wired.cache_clear()
+    runtime.lake.cache_clear()
+
+    with caplog.at_level(logging.INFO), pytest.raises(ImagelakeError, match=missing):
+        handlers.compact(scheduled_event(), CONTEXT)
+
+    (failure,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "lake compaction failed" in failure.getMessage()
+    assert missing in failure.getMessage()

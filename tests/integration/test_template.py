@@ -8,7 +8,8 @@ machine's definition inline. The stack is then created in moto over HTTP.
 What moto's CloudFormation silently skips (the stack still reports CREATE_COMPLETE), so
 these are asserted on the translated template instead of on moto:
 - AWS::SQS::QueuePolicy, AWS::Pipes::Pipe, AWS::Glue::Database, AWS::Glue::Table,
-  AWS::ApiGatewayV2::Api and ::Stage (so the ApiUrl output keeps its raw `${HttpApi}`);
+  AWS::CloudWatch::Alarm, AWS::ApiGatewayV2::Api and ::Stage (so the ApiUrl output keeps
+  its raw `${HttpApi}`);
 - on AWS::DynamoDB::Table: TimeToLiveSpecification and PointInTimeRecoverySpecification;
 - on AWS::S3::Bucket everything but BucketEncryption and Tags: PublicAccessBlock,
   LifecycleConfiguration, CorsConfiguration, NotificationConfiguration, OwnershipControls.
@@ -16,16 +17,20 @@ these are asserted on the translated template instead of on moto:
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pyarrow.parquet as pq
 import pytest
 from cfnlint.decode import cfn_yaml
 from samtranslator.parser.parser import Parser
@@ -45,7 +50,9 @@ from imagelake.domain.images import Image, utcnow
 from imagelake.domain.signing import Signer
 from imagelake.ports import Message
 from imagelake.services.archive import EventArchiver, receive
-from imagelake.services.athena import RAW_TABLE
+from imagelake.services.athena import PARQUET_TABLE, RAW_TABLE, athena_ddl
+from imagelake.services.lake import LakeCompactor
+from tests.lake_rig import archive, requests
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TEMPLATE = DEPLOY / "template.yaml"
@@ -135,25 +142,91 @@ def test_tables_are_the_catalogs_own() -> None:
     assert seen["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
 
 
-def test_lake_table_is_the_one_athena_ddl_prints() -> None:
-    template = translated()
-    (table,) = resources_of(template, "AWS::Glue::Table").values()
-    table_input = table["Properties"]["TableInput"]
+@dataclass(frozen=True)
+class PrintedTable:
+    """One CREATE EXTERNAL TABLE statement of `imagelake lake athena-ddl`, taken apart."""
+
+    columns: list[tuple[str, str]]
+    partitions: list[tuple[str, str]]
+    storage: str
+    location: str
+    properties: dict[str, str]
+
+
+_CREATE_TABLE = re.compile(
+    r"CREATE EXTERNAL TABLE IF NOT EXISTS `imagelake`\.`(?P<name>\w+)` \(\n(?P<columns>.*?)\n\)\n"
+    r"PARTITIONED BY \((?P<partitions>[^)]*)\)\n(?P<storage>[^\n]+)\n"
+    r"LOCATION '(?P<location>[^']+)'\nTBLPROPERTIES \(\n(?P<properties>.*?)\n\);",
+    re.DOTALL,
+)
+_COLUMN = re.compile(r"`(\w+)` (\w+)")
+
+
+def printed_tables(location: str) -> dict[str, PrintedTable]:
+    """The tables athena-ddl prints for a lake at location, by name."""
+    ddl = athena_ddl(location, "imagelake")
+    tables = {
+        m["name"]: PrintedTable(
+            columns=_COLUMN.findall(m["columns"]),
+            partitions=_COLUMN.findall(m["partitions"]),
+            storage=m["storage"],
+            location=m["location"],
+            properties=dict(re.findall(r"'([^']+)' = '([^']*)'", m["properties"])),
+        )
+        for m in _CREATE_TABLE.finditer(ddl)
+    }
+    assert len(tables) == ddl.count("CREATE EXTERNAL TABLE"), ddl
+    return tables
+
+
+# What Athena records in Glue for each storage clause the DDL uses:
+# (SerDe, InputFormat, OutputFormat, classification).
+GLUE_STORAGE = {
+    "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'": (
+        "org.openx.data.jsonserde.JsonSerDe",
+        "org.apache.hadoop.mapred.TextInputFormat",
+        "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        "json",
+    ),
+    "STORED AS PARQUET": (
+        "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        "parquet",
+    ),
+}
+# In the template the lake root is ${LakeBucket}, and Fn::Sub escapes Athena's ${...} as ${!...}.
+TEMPLATE_LAKE = "s3://${LakeBucket}"
+
+
+def glue_tables() -> dict[str, dict[str, Any]]:
+    """The template's Glue tables' TableInput, by table name."""
+    tables = resources_of(translated(), "AWS::Glue::Table").values()
+    return {t["Properties"]["TableInput"]["Name"]: t["Properties"]["TableInput"] for t in tables}
+
+
+def test_the_template_declares_every_table_athena_ddl_prints() -> None:
+    assert set(glue_tables()) == set(printed_tables(TEMPLATE_LAKE)) == {"events_raw", "events"}
+
+
+@pytest.mark.parametrize("name", [RAW_TABLE.name, PARQUET_TABLE.name])
+def test_lake_table_is_the_one_athena_ddl_prints(name: str) -> None:
+    printed = printed_tables(TEMPLATE_LAKE)[name]
+    table_input = glue_tables()[name]
     descriptor = table_input["StorageDescriptor"]
-    columns = tuple((c["Name"], c["Type"]) for c in descriptor["Columns"])
-    partitions = tuple(c["Name"] for c in table_input["PartitionKeys"])
-    assert table_input["Name"] == RAW_TABLE.name
-    assert columns == RAW_TABLE.columns
-    assert partitions == RAW_TABLE.partitions
-    assert all(c["Type"] == "string" for c in table_input["PartitionKeys"])
-    assert descriptor["SerdeInfo"]["SerializationLibrary"] in RAW_TABLE.storage
-    # In the template the lake root is ${LakeBucket}, and Fn::Sub escapes Athena's ${...}.
+
+    assert table_input["TableType"] == "EXTERNAL_TABLE"
+    assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == printed.columns
+    assert [(c["Name"], c["Type"]) for c in table_input["PartitionKeys"]] == printed.partitions
+    serde, input_format, output_format, classification = GLUE_STORAGE[printed.storage]
+    assert descriptor["SerdeInfo"]["SerializationLibrary"] == serde
+    assert (descriptor["InputFormat"], descriptor["OutputFormat"]) == (input_format, output_format)
+    assert descriptor["Location"] == {"Fn::Sub": printed.location}
     parameters = dict(table_input["Parameters"])
     location_template = parameters.pop("storage.location.template")["Fn::Sub"]
-    expected = RAW_TABLE.projection("s3://${LakeBucket}")
+    expected = dict(printed.properties)
     assert location_template.replace("${!", "${") == expected.pop("storage.location.template")
-    assert parameters == {"classification": "json", **expected}
-    assert descriptor["Location"] == {"Fn::Sub": f"s3://${{LakeBucket}}/{RAW_TABLE.prefix}/"}
+    assert parameters == {"classification": classification, **expected}
 
 
 def test_lake_table_reads_what_the_monitor_archives() -> None:
@@ -168,6 +241,82 @@ def test_lake_table_reads_what_the_monitor_archives() -> None:
     projected = RAW_TABLE.projection("s3://lake")["storage.location.template"]
     projected = projected.replace("${event_name}", "IMAGE_REQUESTED").replace("${dt}", "2021-07-11")
     assert f"s3://lake/{key}".startswith(projected.replace("${hour}", "12"))
+
+
+# The Athena type of each Parquet type compaction writes (DuckDB VARCHAR, TIMESTAMP, BIGINT).
+ATHENA_TYPES = {"string": "string", "timestamp[us]": "timestamp", "int64": "bigint"}
+
+
+def test_parquet_table_reads_what_compaction_writes() -> None:
+    lake = MemoryBlobStore("http://imagelake.test", Signer(b"unused", ()))
+    reqs = requests(3)  # 2021-07-10, closed hours
+    archive(lake, [r.body for r in reqs])
+    LakeCompactor(lake).compact()
+    (key,) = [k for k in lake.list(f"{PARQUET_TABLE.prefix}/") if k.endswith(".parquet")]
+
+    schema = pq.read_schema(io.BytesIO(lake.get(key)))
+    held = [(field.name, ATHENA_TYPES[str(field.type)]) for field in schema]
+    assert held == printed_tables("s3://lake")["events"].columns
+    projected = PARQUET_TABLE.projection("s3://lake")["storage.location.template"]
+    day = reqs[0].at.date().isoformat()
+    projected = projected.replace("${event_name}", "IMAGE_REQUESTED").replace("${dt}", day)
+    assert f"s3://lake/{key}".startswith(projected)
+    assert "/" not in f"s3://lake/{key}".removeprefix(projected)
+
+
+def lake_objects(path: str) -> str:
+    return json.dumps({"Fn::Sub": f"${{LakeBucket.Arn}}/{path}"})
+
+
+def test_the_compact_function_runs_on_a_schedule_and_touches_only_the_lake() -> None:
+    template = translated()
+    resources = template["Resources"]
+    function = resources["CompactFunction"]["Properties"]
+    assert function["ImageConfig"]["Command"] == ["imagelake.aws.handlers.compact"]
+    assert function["Code"] == {"ImageUri": IMAGE_URI}
+    assert function["Timeout"] >= 300 and function["MemorySize"] >= 2048
+    assert function["Environment"]["Variables"]["IMAGELAKE_ARCHIVE"] == {
+        "Fn::Sub": "s3://${LakeBucket}"
+    }
+    target = {"Fn::GetAtt": ["CompactFunction", "Arn"]}
+    (rule,) = [
+        r["Properties"]
+        for r in resources_of(template, "AWS::Events::Rule").values()
+        if any(t["Arn"] == target for t in r["Properties"]["Targets"])
+    ]
+    assert rule["ScheduleExpression"] == {"Ref": "CompactionSchedule"}
+    assert template["Parameters"]["CompactionSchedule"]["Default"] == "rate(1 hour)"
+
+    # Read the raw batches, rewrite parts and manifests: nothing else, nowhere else.
+    role = resources["CompactFunctionRole"]["Properties"]
+    assert role["ManagedPolicyArns"] == [
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"  # its own logs
+    ]
+    granted: dict[str, set[str]] = {}
+    for policy in role["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow" and "Condition" not in statement
+            actions, targets = statement["Action"], statement["Resource"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                listed = targets if isinstance(targets, list) else [targets]
+                granted.setdefault(action, set()).update(json.dumps(t) for t in listed)
+    parts = {lake_objects("events/parquet/*")}
+    assert granted == {
+        "s3:GetObject": {lake_objects("events/raw/*"), *parts},
+        "s3:PutObject": parts,
+        "s3:DeleteObject": parts,
+        "s3:AbortMultipartUpload": parts,
+        "s3:ListBucket": {json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})},
+    }
+
+    (alarm,) = [
+        a["Properties"]
+        for a in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "FunctionName", "Value": {"Ref": "CompactFunction"}}
+        in a["Properties"]["Dimensions"]
+    ]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -205,7 +354,7 @@ def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -
     assert outputs["AlertTopicArn"].endswith(f":{prefix}-alerts")
     client("sns").get_topic_attributes(TopicArn=outputs["AlertTopicArn"])
 
-    functions = {"ApiFunction", "ThumbnailsFunction"}
+    functions = {"ApiFunction", "ThumbnailsFunction", "CompactFunction"}
     observer = {"ObserverFunction"}
     step_functions = {"ArchiveFunction", "StoreFunction", "ObserverStateMachine"}
     assert functions <= created
@@ -217,12 +366,10 @@ def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -
 
     # The functions' settings name what the stack made, and only settings that exist.
     lambdas = client("lambda")
-    function_name = next(
-        r["PhysicalResourceId"]
-        for r in stack_resources(stack["StackName"])
-        if r["LogicalResourceId"] == "ApiFunction"
-    )
-    env = lambdas.get_function_configuration(FunctionName=function_name)["Environment"]
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"] for r in stack_resources(stack["StackName"])
+    }
+    env = lambdas.get_function_configuration(FunctionName=physical["ApiFunction"])["Environment"]
     variables = env["Variables"]
     assert {
         name.removeprefix("IMAGELAKE_").lower()
@@ -236,6 +383,13 @@ def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -
     assert variables["IMAGELAKE_QUEUE"] == f"sqs://{prefix}-observer"
     assert variables["IMAGELAKE_JOBS_QUEUE"] == f"sqs://{prefix}-thumbnails"
     assert variables["IMAGELAKE_NOTIFY"] == f"sns://{outputs['AlertTopicArn']}"
+
+    # The schedule invokes the compact function (moto keeps the rule but never fires it).
+    compact = lambdas.get_function_configuration(FunctionName=physical["CompactFunction"])
+    (rule,) = client("events").list_rule_names_by_target(TargetArn=compact["FunctionArn"])[
+        "RuleNames"
+    ]
+    assert client("events").describe_rule(Name=rule)["ScheduleExpression"] == "rate(1 hour)"
 
     # Each queue feeds its function, reporting partial batch failures.
     mappings = lambdas.list_event_source_mappings()["EventSourceMappings"]

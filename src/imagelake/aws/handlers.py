@@ -6,6 +6,8 @@
 - `observer`: a batch of observer events, archived and counted, with partial batch failure.
 - `archive`, `store`: the observer's two steps as states of a Step Functions workflow fed
   by an EventBridge Pipe; each passes the records it finished on, with `batchItemFailures`.
+- `compact`: on an EventBridge schedule, the event lake's closed hours compacted to Parquet
+  (what `imagelake serve` runs every few minutes); a failure raises, for retries and alarms.
 
 On SQS, a message the services leave unfinished was already dead-lettered (with its
 reason) or scheduled to come back with backoff; reporting it as a batch item failure
@@ -28,6 +30,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagelake.aws import runtime
 from imagelake.aws.records import s3_objects, sqs_records, to_message
+from imagelake.observability import flush_sentry
 from imagelake.ports import Message
 
 Event = dict[str, Any]
@@ -79,6 +82,27 @@ def archive(event: Any, context: LambdaContext) -> dict[str, Any]:
 def store(event: Any, context: LambdaContext) -> dict[str, Any]:
     """State two: count the archived records."""
     return _step(event, runtime.wired().monitor.store_step)
+
+
+def compact(event: Event, context: LambdaContext) -> dict[str, Any]:
+    """A scheduled run: compact every closed hour not compacted yet; say what was done."""
+    logger = runtime.logger()
+    try:
+        report = runtime.lake().compactor.compact()
+    except Exception as exc:
+        logger.exception("lake compaction failed: %s", exc)
+        flush_sentry()  # the container may be frozen before a queued report goes out
+        raise
+    summary = {
+        "partitions_compacted": len(report.compacted),
+        "events": report.events,
+        "duplicates_dropped": report.duplicates_dropped,
+        "partitions_up_to_date": report.up_to_date,
+        "open_hour_batches": report.open_objects,
+        "seconds": round(report.seconds, 3),
+    }
+    logger.info("lake compaction done", extra=summary)
+    return summary
 
 
 def _step(event: Any, step: Step) -> dict[str, Any]:

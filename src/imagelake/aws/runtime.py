@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 
+from aws_lambda_powertools import Logger
 from mangum import Mangum
 
-from imagelake.bootstrap import Services, build, services
+from imagelake.bootstrap import Lake, Services, build, services
 from imagelake.config import Settings
 from imagelake.observability import init_sentry, setup_logging
 
@@ -27,3 +28,17 @@ def asgi() -> Mangum:
 
     # lifespan off: the services are built here, not by an ASGI start-up hook.
     return Mangum(create_app(wired()), lifespan="off")
+
+
+@functools.cache
+def lake() -> Lake:
+    """The event lake's services over the configured archive; loads DuckDB, so only on use."""
+    from imagelake.bootstrap import lake as lake_services
+
+    return lake_services(wired().container)
+
+
+@functools.cache
+def logger() -> Logger:
+    """JSON lines for CloudWatch, service name from POWERTOOLS_SERVICE_NAME (the template's)."""
+    return Logger()
