@@ -142,8 +142,11 @@ def _notifier(url: str) -> Notifier:
     return builders[scheme]()
 
 
-def build(settings: Settings) -> Container:
-    """Resolve every configured backend once and return them wired together."""
+def build(settings: Settings, on_send: Callable[[], None] | None = None) -> Container:
+    """Resolve every configured backend once and return them wired together.
+
+    on_send, if given, is called after anything is sent to either queue (workers to wake).
+    """
     from imagelake.adapters.vips import VipsEngine
 
     current, previous = settings.signing_secrets()
@@ -161,6 +164,10 @@ def build(settings: Settings) -> Container:
     )
     events = _queue(settings.queue_url, EVENTS_QUEUE_NAME)
     jobs = _queue(settings.jobs_queue_url, JOBS_QUEUE_NAME)
+    if on_send is not None:
+        from imagelake.adapters.notifying import NotifyingQueue
+
+        events, jobs = NotifyingQueue(events, on_send), NotifyingQueue(jobs, on_send)
     return Container(
         settings=settings,
         signer=signer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -18,9 +18,11 @@ from imagelake.worker import Periodic, WorkerPool
 
 
 @contextmanager
-def open_services(settings: Settings) -> Iterator[Services]:
+def open_services(
+    settings: Settings, on_send: Callable[[], None] | None = None
+) -> Iterator[Services]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    container = build(settings)
+    container = build(settings, on_send)
     try:
         yield services(container)
     finally:
@@ -61,12 +63,12 @@ def run_server(settings: Settings) -> None:
 
     setup_logging()
     init_sentry(settings, "api")
-    with open_services(settings) as wired:
+    pool = WorkerPool(settings, settings.workers)
+    with open_services(settings, on_send=pool.wake) as wired:
         token = None
         if settings.auth == "on" and not wired.keys.has_keys():
             _, token = wired.keys.create("admin")
         wired.thumbnails.recover()
-        pool = WorkerPool(settings, settings.workers)
         pool.start()
         compaction = lake_compaction(wired.container)
         compaction.start()

@@ -15,24 +15,46 @@ from imagelake.config import Settings
 log = logging.getLogger(__name__)
 
 IDLE_SLEEP = 0.05
+EVENTS_EVERY = 1.0
 
 
-def consume(consumers: list[Callable[[], int]], stop: Callable[[], bool]) -> None:
-    """Poll every consumer in turn until stop() says so; nap only when all were idle."""
+def consume(
+    jobs: Callable[[], int],
+    events: Callable[[], int],
+    stop: Callable[[], bool],
+    events_every: float = EVENTS_EVERY,
+    nap: Callable[[float], object] = time.sleep,
+) -> None:
+    """Thumbnail jobs first; events when no job is waiting, or after events_every seconds.
+
+    Events wait for the jobs because someone waits for a thumbnail, nobody for an archived
+    event, and because many events in one batch cost much less than a batch for each job's
+    one or two (an archive file and its fsyncs each). Nap only when both were idle.
+    """
+    events_due = time.monotonic()
     while not stop():
-        handled = 0
-        for run_once in consumers:
-            try:
-                handled += run_once()
-            except Exception:  # a broken backend must not kill the worker: log and go on
-                log.exception("consumer step failed")
-                time.sleep(1.0)
+        handled = _step(jobs)
+        if not handled or time.monotonic() >= events_due:
+            handled += _step(events)
+            events_due = time.monotonic() + events_every
         if not handled:
-            time.sleep(IDLE_SLEEP)
+            nap(IDLE_SLEEP)
 
 
-def worker_main(settings: Settings, stop: Event, parent_pid: int) -> None:
-    """Entry of one worker process: build its own adapters, then consume until told to stop."""
+def _step(run_once: Callable[[], int]) -> int:
+    try:
+        return run_once()
+    except Exception:  # a broken backend must not kill the worker: log and go on
+        log.exception("consumer step failed")
+        time.sleep(1.0)
+        return 0
+
+
+def worker_main(settings: Settings, stop: Event, parent_pid: int, wake: Event) -> None:
+    """Entry of one worker process: build its own adapters, then consume until told to stop.
+
+    An idle worker naps until `wake` is set (work was sent) or the next poll is due.
+    """
     # Parallelism comes from the worker processes: libvips threads on top of one process per
     # core only contend for the same cores (~15% more CPU per image, bench/upload.py).
     # Read by libvips when it starts, so before anything imports pyvips.
@@ -48,16 +70,17 @@ def worker_main(settings: Settings, stop: Event, parent_pid: int) -> None:
     def should_stop() -> bool:
         return stop.is_set() or os.getppid() != parent_pid  # parent gone: exit with it
 
+    def nap(seconds: float) -> None:
+        if wake.wait(seconds):
+            wake.clear()  # a hint only: whoever wakes polls, and polling stays the fallback
+
     try:
         container = build(settings)
         try:
             wired = services(container)
             tune_for_throughput()
-            consumers: list[Callable[[], int]] = [
-                lambda: wired.thumbnail_jobs.run_once(wait=0),
-                lambda: wired.monitor.run_once(wait=0),
-            ]
-            consume(consumers, should_stop)
+            with wired.thumbnail_jobs.overlapped() as jobs:
+                consume(jobs, wired.monitor.run_once, should_stop, nap=nap)
         finally:
             container.close()
     except Exception:  # reported here: multiprocessing would print it and skip every hook
@@ -73,6 +96,7 @@ class WorkerPool:
     def __init__(self, settings: Settings, count: int) -> None:
         self._ctx = multiprocessing.get_context("spawn")
         self._stop = self._ctx.Event()
+        self._wake = self._ctx.Event()
         self._settings = settings
         self._count = count
         self._procs: list[multiprocessing.process.BaseProcess] = []
@@ -81,12 +105,16 @@ class WorkerPool:
         for i in range(self._count):
             proc = self._ctx.Process(
                 target=worker_main,
-                args=(self._settings, self._stop, os.getpid()),
+                args=(self._settings, self._stop, os.getpid(), self._wake),
                 name=f"imagelake-worker-{i}",
                 daemon=True,
             )
             proc.start()
             self._procs.append(proc)
+
+    def wake(self) -> None:
+        """Tell idle workers there is work now, rather than at their next poll (<= 50 ms)."""
+        self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -97,6 +97,8 @@ def test_every_format_the_engine_reads_reaches_ready(shared: Service) -> None:
             assert isinstance(ready["thumbnails"], dict)
             thumbnail = httpx.get(ready["thumbnails"]["256"], timeout=30)
             assert jpeg_size(thumbnail.content) == (256, 170), fmt
+    # libvips narrates each step of every job at INFO (dozens of lines an image): not logged.
+    assert "INFO pyvips" not in shared.log()
 
 
 def test_heic_is_read_where_libvips_can_and_refused_clearly_where_it_cannot(

@@ -17,6 +17,7 @@ import pytest
 from imagelake.adapters.dynamodb import DynamoDBCatalog
 from imagelake.adapters.local import LocalBlobStore
 from imagelake.adapters.memory import MemoryBlobStore, MemoryCatalog, MemoryQueue
+from imagelake.adapters.notifying import NotifyingQueue
 from imagelake.adapters.s3 import S3BlobStore
 from imagelake.adapters.sqlite_catalog import SqliteCatalog
 from imagelake.adapters.sqlite_queue import SqliteQueue
@@ -29,7 +30,9 @@ BACKENDS = ["memory", "embedded", "aws"]
 HMAC_SIGNED_BACKENDS = ["memory", "embedded"]
 # Queues that ignore a stale receipt (one from before a redelivery). SQS does not promise
 # it (an old receipt handle "might" still delete the message) and moto does not check.
-FENCED_RECEIPT_BACKENDS = ["memory", "embedded"]
+FENCED_RECEIPT_BACKENDS = ["memory", "embedded", "notifying"]
+# The embedded queue behind `imagelake serve`'s wrapper, which wakes the workers on a send.
+QUEUE_BACKENDS = [*BACKENDS, "notifying"]
 
 BASE_URL = "http://imagelake.test"
 SIGNER = Signer(b"current-secret", (b"previous-secret",))
@@ -86,6 +89,9 @@ QUEUES: dict[str, Factory[Queue]] = {
     "memory": lambda tmp_path, request: MemoryQueue(QUEUE_NAME),
     "embedded": lambda tmp_path, request: SqliteQueue(tmp_path / "queue.db", QUEUE_NAME),
     "aws": sqs_queue,
+    "notifying": lambda tmp_path, request: NotifyingQueue(
+        SqliteQueue(tmp_path / "queue.db", QUEUE_NAME), lambda: None
+    ),
 }
 
 
@@ -106,7 +112,7 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]
     adapter.close()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=QUEUE_BACKENDS)
 def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue]:
     adapter = QUEUES[request.param](tmp_path, request)
     yield adapter

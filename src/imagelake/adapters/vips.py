@@ -67,7 +67,7 @@ class VipsEngine:
         """What the header says, and whether its colours need converting; refuses bombs."""
         content_type = sniff_content_type(data[:SNIFF_BYTES])
         try:
-            header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+            header = pyvips.Image.new_from_source(_source(data), "", access="sequential")
             loader = str(header.get("vips-loader")).split("_")[0]
             codec = (
                 str(header.get("heif-compression")) if header.get_typeof("heif-compression") else ""
@@ -105,12 +105,20 @@ def _decode(data: bytes, info: ImageInfo, size: int, needs_srgb: bool) -> Any:
         # pixels for most camera photos, and the final Lanczos step still sets the size.
         factor = max(info.width, info.height) / size
         shrink = next(s for s in (8, 4, 2, 1) if s <= max(factor, 1))
-        image = pyvips.Image.new_from_buffer(
-            data, "", shrink=shrink, fail_on="error", access="sequential"
+        image = pyvips.Image.new_from_source(
+            _source(data), "", shrink=shrink, fail_on="error", access="sequential"
         )
         return image.thumbnail_image(size, **options)
-    # The fail_on keyword is ignored by thumbnail_buffer; the loader option is not.
-    return pyvips.Image.thumbnail_buffer(data, size, option_string="fail_on=error", **options)
+    # The fail_on keyword is ignored by thumbnail_source; the loader option is not.
+    return pyvips.Image.thumbnail_source(
+        _source(data), size, option_string="fail_on=error", **options
+    )
+
+
+def _source(data: bytes) -> Any:
+    """The bytes as libvips input, read in place: `new_from_buffer` copies them first (~0.5
+    ms for a 2.5 MB photo, page faults included)."""
+    return pyvips.Source.new_from_memory(data)
 
 
 def _is_srgb(profile: bytes) -> bool:
