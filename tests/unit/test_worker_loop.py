@@ -3,13 +3,16 @@ them, idle workers woken when work is sent."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from imagelake.adapters.memory import MemoryQueue
 from imagelake.adapters.notifying import NotifyingQueue
 from imagelake.bootstrap import Services, build, services
 from imagelake.config import Settings
+from imagelake.domain.errors import BackendError
 from imagelake.domain.images import ImageStatus
+from imagelake.ports import Message, Queue
 from imagelake.worker import IDLE_SLEEP, consume
 from tests.photos import photo_bytes
 from tests.unit.api_harness import MEMORY
@@ -133,3 +136,40 @@ def test_an_idle_worker_naps_between_polls_and_a_busy_one_never() -> None:
     )
 
     assert naps == [IDLE_SLEEP, IDLE_SLEEP]  # after each idle round only
+
+
+class AckFailsOnce(NotifyingQueue):
+    """The jobs queue, whose first ack fails as a backend would."""
+
+    def __init__(self, inner: Queue) -> None:
+        super().__init__(inner, lambda: None)
+        self.failed = False
+
+    def ack(self, messages: Sequence[Message]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise BackendError("queue unavailable")
+        super().ack(messages)
+
+
+def test_a_store_step_that_raises_surfaces_once_and_the_next_jobs_still_finish(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", **MEMORY)
+    container = build(settings)
+    container.jobs = AckFailsOnce(container.jobs)
+    wired = services(container)
+    ids = [wired.ingest.upload(photo_bytes(name), "ann").image.image_id for name in PHOTOS]
+
+    raised = 0
+    with wired.thumbnail_jobs.overlapped() as run_once:
+        while True:
+            try:
+                if not run_once():
+                    break
+            except BackendError:
+                raised += 1
+
+    assert raised == 1
+    for image_id in ids:  # the job whose ack failed was stored before; it comes back later
+        assert wired.images.get(image_id).status == ImageStatus.READY

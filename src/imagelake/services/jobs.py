@@ -47,7 +47,9 @@ class ThumbnailJobConsumer:
 
         Storing and recording a job mostly waits on fsyncs (3-15 ms); on a background thread
         that wait overlaps the next job's decode instead of idling the core. At most one job
-        is being stored at a time, and the last one is finished before this returns.
+        is being stored at a time, and the last one is finished before this returns. A store
+        that raises (its backend failing even to retry the job) raises from the next call,
+        once; the job decoded meanwhile is stored all the same.
         """
         with ThreadPoolExecutor(1, thread_name_prefix="thumbnail-store") as storing:
             previous: list[Future[bool]] = []
@@ -56,9 +58,10 @@ class ThumbnailJobConsumer:
                 messages = self._jobs.receive(1, self._visibility_timeout)
                 for message in messages:
                     finish = self.begin(message)
-                    for done in previous:
+                    # Queued behind the one before (one thread), then that one waited for.
+                    earlier, previous[:] = previous[:], [storing.submit(finish)]
+                    for done in earlier:
                         done.result()
-                    previous[:] = [storing.submit(finish)]
                 return len(messages)
 
             yield run_once
