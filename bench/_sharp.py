@@ -66,15 +66,12 @@ def measure(directory: Path, processes: int, rounds: int = 2) -> SharpTimes | st
     try:
         reports = [json.loads(out) for out, _ in outputs]
         first = reports[0]
-        one = {
-            name: min(report["photos"][name]["one"] for report in reports)
-            for name in first["photos"]
-        }
-        three = {
-            name: min(report["photos"][name]["three"] for report in reports)
-            for name in first["photos"]
-        }
-        return SharpTimes(f"sharp {first['sharp']}, libvips {first['vips']}", one, three)
+
+        def best(kind: str) -> dict[str, float]:
+            return {name: min(r["photos"][name][kind] for r in reports) for name in first["photos"]}
+
+        version = f"sharp {first['sharp']}, libvips {first['vips']}"
+        return SharpTimes(version, best("one"), best("three"))
     except (ValueError, KeyError, TypeError) as exc:
         return f"unexpected output from bench.js: {exc!r}"
 

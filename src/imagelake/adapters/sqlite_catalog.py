@@ -281,9 +281,8 @@ def _fold(records: Iterable[RequestRecord]) -> list[tuple[str, int, str, str, st
         times = list(map(_TIMESTAMP, batch))
         if None in map(_TZINFO, times):  # naive: taken as UTC
             times = [at if at.tzinfo else at.replace(tzinfo=UTC) for at in times]
-        last, user = max(
-            zip(times, map(_USER, batch), strict=True)
-        )  # the latest; by user id on a tie
+        # The latest; by user id on a tie.
+        last, user = max(zip(times, map(_USER, batch), strict=True))
         rows.append((image_id, len(batch), _iso(min(times)), _iso(last), user))
     return rows
 

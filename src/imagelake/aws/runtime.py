@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from mangum import Mangum
 
 from imagelake.bootstrap import Lake, Services, build, services
+from imagelake.bootstrap import lake as lake_services
 from imagelake.config import Settings
 from imagelake.observability import init_sentry, setup_logging
 
@@ -33,8 +34,6 @@ def asgi() -> Mangum:
 @functools.cache
 def lake() -> Lake:
     """The event lake's services over the configured archive; loads DuckDB, so only on use."""
-    from imagelake.bootstrap import lake as lake_services
-
     return lake_services(wired().container)
 
 
