@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -272,3 +274,30 @@ def test_a_part_left_by_a_crash_is_ignored_then_removed(
     assert orphan not in set(store.list(partition.parquet_prefix))
     assert manifest.part_key(partition) in set(store.list(partition.parquet_prefix))
     assert analytics.summary(Filters()).requests == len(reqs)
+
+
+def test_temp_files_on_another_filesystem_than_the_lake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tmpfs /tmp (Debian 13's default) next to data on disk: the kernel refuses to copy
+    across them, and raw batches must still reach DuckDB for queries and compaction."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a filesystem of its own")
+    scratch = shm / f"imagelake-test-{tmp_path.name}"
+    scratch.mkdir()
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        store = LocalBlobStore(tmp_path / "lake", BASE_URL, SIGNER)
+        reqs = requests(200)
+        archive(store, [r.body for r in reqs[:120]])
+        archive(store, [r.body for r in reqs[100:]])  # 20 redelivered
+        analytics = Analytics(store, tmp_path / "cache", threads=2)
+
+        assert analytics.summary(Filters()).requests == len(reqs)
+        report = LakeCompactor(store).compact()
+        assert (report.events, report.duplicates_dropped) == (len(reqs), 20)
+        assert analytics.summary(Filters()).requests == len(reqs)
+        assert list(scratch.iterdir()) == []  # every temporary file cleaned up
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -10,9 +10,11 @@ changes once written (its name follows from what it covers), so a copy never goe
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,8 @@ from imagelake.domain.errors import BackendError, NotFound
 from imagelake.ports import BlobStore
 
 FETCH_THREADS = 8
+COPY_CHUNK = 1 << 20
+_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
 PRUNE_AFTER_SECONDS = 600.0  # a copy another process may still be reading is left alone
 
 # The archived fields compaction keeps. Timestamps are UTC: the archiver writes +00:00, and
@@ -134,12 +138,7 @@ def _append_file(path: Path, out: BinaryIO) -> None:
         with path.open("rb") as src:
             size = os.fstat(src.fileno()).st_size
             out.flush()
-            copied = 0
-            while copied < size:  # in the kernel, without passing through Python
-                done = os.copy_file_range(src.fileno(), out.fileno(), size - copied)
-                if done == 0:
-                    break
-                copied += done
+            _copy(src, out, size)
             out.seek(0, os.SEEK_END)
             if size and os.pread(src.fileno(), 1, size - 1) != b"\n":
                 out.write(b"\n")
@@ -147,6 +146,26 @@ def _append_file(path: Path, out: BinaryIO) -> None:
         raise NotFound(f"no blob at {path}") from None
     except OSError as exc:
         raise BackendError(f"cannot read {path}: {exc}") from exc
+
+
+def _copy(src: BinaryIO, out: BinaryIO, size: int) -> None:
+    """Append src to out in the kernel where it can; across filesystems (a tmpfs /tmp next
+    to the data on disk) or off Linux, copy_file_range refuses, and a plain copy does it."""
+    copied = 0
+    while copied < size:
+        try:
+            done = os.copy_file_range(src.fileno(), out.fileno(), size - copied)
+        except (AttributeError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in _NO_COPY_RANGE:
+                raise
+            src.seek(copied)
+            out.seek(0, os.SEEK_END)
+            shutil.copyfileobj(src, out, COPY_CHUNK)
+            out.flush()
+            return
+        if done == 0:
+            return
+        copied += done
 
 
 @runtime_checkable
