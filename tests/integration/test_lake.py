@@ -16,6 +16,7 @@ from imagelake.adapters.local import LocalBlobStore
 from imagelake.adapters.memory import MemoryBlobStore
 from imagelake.domain.errors import InvalidInput
 from imagelake.ports import BlobStore
+from imagelake.services import lake_files
 from imagelake.services.analytics import (
     Analytics,
     Filters,
@@ -301,3 +302,31 @@ def test_temp_files_on_another_filesystem_than_the_lake(
         assert list(scratch.iterdir()) == []  # every temporary file cleaned up
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.parametrize("in_place_bytes", [0, 1_000, 10**9], ids=["in-place", "mixed", "copied"])
+def test_batches_read_in_place_or_copied_count_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_place_bytes: int
+) -> None:
+    """Large batches of the embedded store are read where they lie, small ones gathered."""
+    monkeypatch.setattr(lake_files, "IN_PLACE_BYTES", in_place_bytes)
+    store = LocalBlobStore(tmp_path / "lake", BASE_URL, SIGNER)
+    analytics = Analytics(store, tmp_path / "cache", threads=2)
+    reqs = requests(400)
+    start = 0
+    for size in (1, 5, 30, 60, 2, 100, 3, 199):  # files of 1 to 9 lines, one per hour
+        archive(store, [r.body for r in reqs[start : start + size]])
+        start += size
+    archive(store, [r.body for r in reqs[90:150]])  # 60 redelivered, in files of many lines
+    archive(store, [r.body for r in reqs[7:9]])  # and 2 in a small one
+    expected = {d: counts for d, counts in by_day(reqs).items()}
+
+    def days() -> dict[str, tuple[int, int, int]]:
+        rows = analytics.by_day(Filters())
+        return {str(r.day): (r.requests, r.unique_users, r.unique_images) for r in rows}
+
+    assert days() == expected
+    report = LakeCompactor(store).compact()
+    assert (report.events, report.duplicates_dropped) == (len(reqs), 62)
+    assert days() == expected
+    assert parquet_rows(store) == len(reqs)

@@ -28,6 +28,7 @@ from imagelake.domain.errors import BackendError, NotFound
 from imagelake.ports import BlobStore
 
 FETCH_THREADS = 8
+IN_PLACE_BYTES = 256 * 1024
 COPY_CHUNK = 1 << 20
 _NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
 PRUNE_AFTER_SECONDS = 600.0  # a copy another process may still be reading is left alone
@@ -42,10 +43,10 @@ COLUMNS = 'key, received_at, user_id, image_id, "timestamp"'
 
 
 def raw_sql(file_param: str) -> str:
-    """SELECT of the archived fields of every line of one gathered JSONL file."""
+    """SELECT of the archived fields of every line of the JSONL files gather() names."""
     return (
         f"SELECT {COLUMNS} FROM read_json({file_param}, format = 'newline_delimited', "
-        f"columns = {RAW_COLUMNS})"
+        f"columns = {RAW_COLUMNS}, hive_partitioning = false)"
     )
 
 
@@ -64,9 +65,24 @@ FINGERPRINT_PROBE = "SELECT " + fingerprint("'imagelake fingerprint probe'")
 
 
 def deduped_sql(sources: str) -> str:
-    """The rows of sources, one per idempotency key (the earliest received), with fingerprints.
+    """The rows of sources, one per idempotency key (the earliest received), with fingerprints."""
+    return f"WITH hashed AS ({hashed_sql(sources)}), {_dedupe('hashed')}"
 
-    Duplicates are rare: candidates are found by a cheap 64-bit hash of the key and settled
+
+def hashed_sql(sources: str) -> str:
+    """The rows of sources with `h`, a 64-bit hash of their idempotency key."""
+    return f"SELECT *, hash(key) AS h FROM ({sources})"
+
+
+def dedupe_hashed_sql(table: str) -> str:
+    """deduped_sql over a table already holding hashed_sql's rows (read once, kept once)."""
+    return f"WITH {_dedupe(table)}"
+
+
+def _dedupe(hashed: str) -> str:
+    """Common table expressions, then the SELECT: the rows of `hashed`, one per key.
+
+    Duplicates are rare: candidates are found by the cheap 64-bit hash of the key and settled
     by the key itself, while every other row passes straight through (3x cheaper than a
     window over all rows).
     """
@@ -74,14 +90,11 @@ def deduped_sql(sources: str) -> str:
         'QUALIFY row_number() OVER (PARTITION BY key ORDER BY received_at, "timestamp", '
         "user_id, image_id) = 1"
     )
-    return f"""
-WITH incoming AS ({sources}),
-hashed AS (SELECT *, hash(key) AS h FROM incoming),
-clashes AS (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1),
+    return f"""clashes AS (SELECT h FROM {hashed} GROUP BY h HAVING count(*) > 1),
 kept AS (
-  SELECT * EXCLUDE (h) FROM hashed ANTI JOIN clashes USING (h)
+  SELECT * EXCLUDE (h) FROM {hashed} ANTI JOIN clashes USING (h)
   UNION ALL
-  SELECT * EXCLUDE (h) FROM (SELECT * FROM hashed SEMI JOIN clashes USING (h)) {keep}
+  SELECT * EXCLUDE (h) FROM (SELECT * FROM {hashed} SEMI JOIN clashes USING (h)) {keep}
 )
 SELECT *, {USER_KEY} AS user_key, {IMAGE_KEY} AS image_key FROM kept"""
 
@@ -119,18 +132,34 @@ def duckdb_errors(what: str) -> Iterator[None]:
         raise BackendError(f"{what}: {exc}") from exc
 
 
-def gather(store: BlobStore, keys: Sequence[str], target: Path) -> None:
-    """Concatenate raw batches, in order, into one local JSONL file."""
+def gather(store: BlobStore, keys: Sequence[str], target: Path) -> list[str]:
+    """Local JSONL files holding the raw batches `keys`, for one read_json.
+
+    A file-backed store's large batches are read where they are; the rest are concatenated
+    into target, as DuckDB's JSON reader pays ~0.1 ms per file, which for a batch under
+    IN_PLACE_BYTES costs more than copying it.
+    """
+    in_place: list[str] = []
     with target.open("wb") as out:
         if isinstance(store, FileBacked):
             for key in keys:
-                _append_file(store.path_of(key), out)
-            return
-        with ThreadPoolExecutor(FETCH_THREADS) as pool:
-            for data in pool.map(store.get, keys):  # in order, FETCH_THREADS in flight
-                out.write(data)
-                if data and not data.endswith(b"\n"):
-                    out.write(b"\n")
+                path = store.path_of(key)
+                try:
+                    big = path.stat().st_size >= IN_PLACE_BYTES
+                except OSError:
+                    big = False  # _append_file says what is wrong with it
+                if big:
+                    in_place.append(str(path))
+                else:
+                    _append_file(path, out)
+        else:
+            with ThreadPoolExecutor(FETCH_THREADS) as pool:
+                for data in pool.map(store.get, keys):  # in order, FETCH_THREADS in flight
+                    out.write(data)
+                    if data and not data.endswith(b"\n"):
+                        out.write(b"\n")
+        gathered = out.tell() > 0
+    return ([str(target)] if gathered or not in_place else []) + in_place
 
 
 def _append_file(path: Path, out: BinaryIO) -> None:

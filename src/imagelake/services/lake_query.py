@@ -55,7 +55,7 @@ class Plan:
 
     parts: list[str]  # fingerprints made by this DuckDB
     stale_parts: list[str]  # fingerprints recomputed on read
-    fresh: str | None  # the uncovered raw batches, gathered into one JSONL file
+    fresh: list[str] | None  # local JSONL files of the uncovered raw batches (see gather)
     overlap: list[str]  # parts of the partitions that also have uncovered batches
 
     def pieces(self) -> list[Piece]:
@@ -105,8 +105,7 @@ def open_plan(
     with tempfile.TemporaryDirectory(prefix="imagelake-query-") as tmp:
         fresh = None
         if snap.fresh:
-            fresh = str(Path(tmp) / "fresh.jsonl")
-            gather(store, snap.fresh_keys(), Path(fresh))
+            fresh = gather(store, snap.fresh_keys(), Path(tmp) / "fresh.jsonl")
         current = [m.part_key(p) for p, m in sorted(snap.manifests.items())]
         stale = [
             m.part_key(p) for p, m in sorted(snap.manifests.items()) if m.fingerprint != fingerprint
