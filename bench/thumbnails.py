@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
+import pyvips
 from PIL import Image, ImageOps
 from tests.photos import encode, large_photo, load_photo
 
 from bench import _sharp
-from imagelake.adapters.vips import VipsEngine
+from imagelake.adapters.vips import VipsEngine, jpeg_shrink
 from imagelake.domain.images import ThumbnailSpec
 
 DATA = Path(__file__).parent / ".data" / "thumbnails-v1"
@@ -107,6 +108,17 @@ def _pillow_thumbnail(data: bytes) -> bytes:
     return out.getvalue()
 
 
+def _vips_decode(data: bytes) -> None:
+    """libvips' decode alone, shrinking on load as VipsEngine does: a floor no thumbnailer
+    built on these decoders gets under (it adds resizing and encoding)."""
+    header = pyvips.Image.new_from_source(pyvips.Source.new_from_memory(data), "")
+    options = {}
+    if str(header.get("vips-loader")).startswith("jpegload"):
+        options["shrink"] = jpeg_shrink(header.width, header.height, SIZE)
+    source = pyvips.Source.new_from_memory(data)
+    pyvips.Image.new_from_source(source, "", access="sequential", **options).copy_memory()
+
+
 def _run(job: tuple[str, int]) -> tuple[int, float, int, int]:
     """Do one job; return the photo index, its CPU seconds, the peak and the idle RSS (KiB)."""
     method, index = job
@@ -119,6 +131,8 @@ def _run(job: tuple[str, int]) -> tuple[int, float, int, int]:
         _engine.thumbnails(data, ONE)
     elif method == "vips-3":
         _engine.thumbnails(data, THREE)
+    elif method == "vips-decode":
+        _vips_decode(data)
     elif method == "pillow-resize":
         _pillow_resize(data)
     else:
@@ -129,7 +143,7 @@ def _run(job: tuple[str, int]) -> tuple[int, float, int, int]:
 
 # --- the driver --------------------------------------------------------------------------
 
-METHODS = ("vips-1", "vips-3", "pillow-resize", "pillow-thumbnail")
+METHODS = ("vips-1", "vips-3", "vips-decode", "pillow-resize", "pillow-thumbnail")
 Job = tuple[str, int]
 
 
@@ -173,6 +187,7 @@ def compare(
     pngs = [index for index, path in enumerate(paths) if path.suffix == ".png"]
     ms = {method: results.cost(method, everything) * 1000 / len(paths) for method in METHODS}
     speedup = ms["pillow-resize"] / ms["vips-1"]
+    ceiling = ms["pillow-resize"] / ms["vips-decode"]
     three = ms["vips-3"] / ms["vips-1"]
     by_format = [
         results.cost("pillow-resize", subset) / results.cost("vips-1", subset)
@@ -184,6 +199,7 @@ def compare(
         str(threads or "default"),
         *(f"{ms[method]:.0f}" for method in METHODS),
         f"**{speedup:.1f}x** {_verdict(ok_speed)}",
+        f"{ceiling:.2f}x",
         f"{by_format[0]:.1f}x",
         f"{by_format[1]:.1f}x",
         f"**{three:.2f}x** {_verdict(ok_three)}",
@@ -193,14 +209,26 @@ def compare(
 
 def per_photo(paths: list[Path], results: Results, sharp: _sharp.SharpTimes | None) -> None:
     sharp_cells = ["sharp ms"] if sharp else []
-    _table(["photo", "MP", "vips-1 ms", "vips-3 ms", *sharp_cells, "pillow-resize ms", "speed-up"])
+    _table(
+        [
+            "photo",
+            "MP",
+            "vips-1 ms",
+            "vips-3 ms",
+            "decode alone ms",
+            *sharp_cells,
+            "pillow-resize ms",
+            "speed-up",
+        ]
+    )
     for name, photos in [*((path.name, [i]) for i, path in enumerate(paths)), ("all", None)]:
         photos = photos or list(range(len(paths)))
-        vips, three, pillow = (
-            results.cost(method, photos) * 1000 for method in ("vips-1", "vips-3", "pillow-resize")
+        vips, three, decode, pillow = (
+            results.cost(method, photos) * 1000
+            for method in ("vips-1", "vips-3", "vips-decode", "pillow-resize")
         )
         megapixels = sum(_megapixels(paths[index]) for index in photos)
-        cells = [f"{megapixels:.1f}", f"{vips:.0f}", f"{three:.0f}"]
+        cells = [f"{megapixels:.1f}", f"{vips:.0f}", f"{three:.0f}", f"{decode:.0f}"]
         if sharp:
             cells.append(f"{sharp.total([paths[index].name for index in photos]):.0f}")
         _row([name, *cells, f"{pillow:.0f}", f"{pillow / vips:.1f}x"])
@@ -233,6 +261,7 @@ def main() -> int:
             "libvips threads",
             *METHODS,
             f"vips-1 vs pillow-resize (>= {TARGET_SPEEDUP}x)",
+            "decode alone vs pillow-resize",
             "JPEG only",
             "PNG only",
             f"vips-3 / vips-1 (<= {TARGET_THREE_SIZES}x)",

@@ -103,16 +103,24 @@ def _decode(data: bytes, info: ImageInfo, size: int, needs_srgb: bool) -> Any:
         # libvips keeps a 2x margin above the target when it picks the DCT shrink; taking the
         # largest factor that stays at or above the target (as sharp does) decodes 4x fewer
         # pixels for most camera photos, and the final Lanczos step still sets the size.
-        factor = max(info.width, info.height) / size
-        shrink = next(s for s in (8, 4, 2, 1) if s <= max(factor, 1))
         image = pyvips.Image.new_from_source(
-            _source(data), "", shrink=shrink, fail_on="error", access="sequential"
+            _source(data),
+            "",
+            shrink=jpeg_shrink(info.width, info.height, size),
+            fail_on="error",
+            access="sequential",
         )
         return image.thumbnail_image(size, **options)
     # The fail_on keyword is ignored by thumbnail_source; the loader option is not.
     return pyvips.Image.thumbnail_source(
         _source(data), size, option_string="fail_on=error", **options
     )
+
+
+def jpeg_shrink(width: int, height: int, size: int) -> int:
+    """The largest DCT scale-down (1, 2, 4 or 8) that keeps the long side at least `size`."""
+    factor = max(width, height) / size
+    return next(s for s in (8, 4, 2, 1) if s <= max(factor, 1))
 
 
 def _source(data: bytes) -> Any:
