@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from imagelake.domain.events import ImageStats, RequestRecord
@@ -24,6 +25,10 @@ class BlobStore(Protocol):
     """Object storage: keys are '/'-separated relative paths; no '..', no leading '/'."""
 
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """put() of a local file's bytes, streamed: a large file never sits in memory."""
+        ...
 
     def get(self, key: str) -> bytes: ...  # NotFound
 

@@ -13,7 +13,7 @@ import pytest
 
 from imagelake.adapters.local import LocalBlobStore
 from imagelake.domain.signing import Signer
-from imagelake.errors import Conflict, Forbidden, InvalidInput, NotFound
+from imagelake.errors import BackendError, Conflict, Forbidden, InvalidInput, NotFound
 from imagelake.ports import BlobStore
 
 BAD_KEYS = [
@@ -35,6 +35,7 @@ BAD_KEYS = [
 
 OPERATIONS: dict[str, Callable[[BlobStore, str], object]] = {
     "put": lambda store, key: store.put(key, b"data", "application/octet-stream"),
+    "put_file": lambda store, key: store.put_file(key, Path(__file__), "text/x-python"),
     "get": lambda store, key: store.get(key),
     "head": lambda store, key: store.head(key),
     "delete": lambda store, key: store.delete(key),
@@ -47,6 +48,28 @@ def test_put_then_get_returns_the_same_bytes(blob_store: BlobStore) -> None:
     blob_store.put("originals/a.jpg", data, "image/jpeg")
 
     assert blob_store.get("originals/a.jpg") == data
+
+
+def test_put_file_stores_a_large_file_streamed(blob_store: BlobStore, tmp_path: Path) -> None:
+    data = os.urandom(17 * 1024 * 1024)  # above S3's multipart threshold
+    source = tmp_path / "part.parquet"
+    source.write_bytes(data)
+
+    blob_store.put_file("events/parquet/part-a.parquet", source, "application/vnd.apache.parquet")
+
+    assert blob_store.get("events/parquet/part-a.parquet") == data
+    meta = blob_store.head("events/parquet/part-a.parquet")
+    assert (meta.size, meta.content_type) == (len(data), "application/vnd.apache.parquet")
+    assert source.read_bytes() == data  # the local file is left as it was
+
+
+def test_put_file_of_a_missing_file_fails_and_stores_nothing(
+    blob_store: BlobStore, tmp_path: Path
+) -> None:
+    with pytest.raises(BackendError, match=r"cannot read .*missing\.parquet"):
+        blob_store.put_file("events/x.parquet", tmp_path / "missing.parquet", "")
+
+    assert list(blob_store.list("events/")) == []
 
 
 @pytest.mark.parametrize(

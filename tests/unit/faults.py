@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from imagelake.domain.errors import BackendError
 from imagelake.domain.events import ImageStats, RequestRecord
@@ -33,6 +34,9 @@ class FlakyBlobStore:
         if self.poisoned is not None and self.poisoned(key, data):
             raise self.error(f"this data cannot be written to {key}")
         self.inner.put(key, data, content_type)
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        self.put(key, path.read_bytes(), content_type)
 
     def get(self, key: str) -> bytes:
         return self.inner.get(key)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from pathlib import Path
+from typing import BinaryIO
 
-from imagelake.domain.errors import InvalidInput
+from imagelake.domain.errors import BackendError, InvalidInput
 
 MAX_KEY_BYTES = 1024  # S3's limit
 MAX_SEGMENT_BYTES = 255  # most file systems' limit on one name
@@ -60,3 +62,12 @@ def content_type_for(key: str) -> str:
         return _CONTENT_TYPES[extension]
     guessed, _ = mimetypes.guess_type(name, strict=False)
     return guessed or "application/octet-stream"
+
+
+def open_source(path: Path, key: str) -> BinaryIO:
+    """A local file opened for put_file: BackendError, naming both, when it cannot be read."""
+    validate_key(key)
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise BackendError(f"cannot read {path} to store it as {key!r}: {exc}") from exc

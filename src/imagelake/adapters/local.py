@@ -5,16 +5,26 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
-from imagelake.adapters.keys import RESERVED_PREFIX, content_type_for, validate_key, validate_prefix
+from imagelake.adapters.keys import (
+    RESERVED_PREFIX,
+    content_type_for,
+    open_source,
+    validate_key,
+    validate_prefix,
+)
 from imagelake.domain.errors import BackendError, Conflict, InvalidInput, NotFound
 from imagelake.domain.signing import Signer
 from imagelake.ports import BlobMeta
+
+COPY_CHUNK = 1 << 20
 
 
 class LocalBlobStore:
@@ -31,13 +41,21 @@ class LocalBlobStore:
         return path
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
+        self._write(key, lambda file: file.write(data))
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        with open_source(path, key) as source:
+            self._write(key, lambda file: shutil.copyfileobj(source, file, COPY_CHUNK))
+
+    def _write(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+        """Write through a temporary file, fsync it, rename it into place, fsync the folder."""
         path = self.path_of(key)
         try:
             self._make_dirs(path.parent)
             tmp = path.parent / f"{RESERVED_PREFIX}{secrets.token_hex(8)}"
             try:
                 with tmp.open("xb") as file:
-                    file.write(data)
+                    write(file)
                     file.flush()
                     os.fsync(file.fileno())
                 os.replace(tmp, path)

@@ -12,9 +12,15 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote
 
-from imagelake.adapters.keys import content_type_for, validate_key, validate_prefix
+from imagelake.adapters.keys import (
+    content_type_for,
+    open_source,
+    validate_key,
+    validate_prefix,
+)
 from imagelake.domain.errors import Conflict, InvalidInput, NotFound
 from imagelake.domain.events import ImageStats, RequestRecord
 from imagelake.domain.images import ApiKey, Image, ImageStatus
@@ -37,6 +43,10 @@ class MemoryBlobStore:
         )
         with self._lock:
             self._blobs[key] = (bytes(data), meta)
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        with open_source(path, key) as source:
+            self.put(key, source.read(), content_type)
 
     def get(self, key: str) -> bytes:
         return self._entry(key)[0]

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from boto3.s3.transfer import TransferConfig
 
 from imagelake.adapters.aws_clients import aws_errors
-from imagelake.adapters.keys import content_type_for, validate_key, validate_prefix
+from imagelake.adapters.keys import (
+    content_type_for,
+    open_source,
+    validate_key,
+    validate_prefix,
+)
 from imagelake.domain.errors import InvalidInput
 from imagelake.ports import BlobMeta
 
@@ -31,6 +37,14 @@ class S3BlobStore:
         with aws_errors(f"put s3://{self.bucket}/{self._key(key)}"):
             self._s3.upload_fileobj(
                 io.BytesIO(data), self.bucket, self._key(key), ExtraArgs=extra, Config=TRANSFER
+            )
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        extra = {"ContentType": content_type or content_type_for(key)}
+        source = open_source(path, key)
+        with source, aws_errors(f"put s3://{self.bucket}/{self._key(key)}"):
+            self._s3.upload_fileobj(
+                source, self.bucket, self._key(key), ExtraArgs=extra, Config=TRANSFER
             )
 
     def get(self, key: str) -> bytes:

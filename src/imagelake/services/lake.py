@@ -154,9 +154,8 @@ class LakeCompactor:
             old = PartFiles(self._archive, Path(tmp) / "parts").paths(replaced)
             what = f"{partition.event_name} dt={partition.dt}"
             read, *stats = _write_part(con, what, raw, old, target)
-            data = target.read_bytes()
-        part_key = partition.parquet_prefix + name
-        self._archive.put(part_key, data, "application/vnd.apache.parquet")
+            part_key = partition.parquet_prefix + name
+            self._archive.put_file(part_key, target, "application/vnd.apache.parquet")
         events, users, images = stats
         written = Manifest(name, events, users, images, self._fingerprint, keys)
         self._archive.put(partition.manifest_key, written.to_bytes(), "application/json")
