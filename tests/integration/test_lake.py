@@ -280,8 +280,8 @@ def test_a_part_left_by_a_crash_is_ignored_then_removed(
 def test_temp_files_on_another_filesystem_than_the_lake(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A tmpfs /tmp (Debian 13's default) next to data on disk: the kernel refuses to copy
-    across them, and raw batches must still reach DuckDB for queries and compaction."""
+    """A tmpfs /tmp (Debian 13's default) next to data on disk: raw batches must still reach
+    DuckDB for queries and compaction (a kernel copy between them once failed with EXDEV)."""
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
         pytest.skip("needs /dev/shm on a filesystem of its own")

@@ -2,35 +2,32 @@
 
 DuckDB's S3 support (httpfs) is an extension it downloads at run time, which an offline
 machine cannot do; so every object reaches DuckDB as a local file, through the BlobStore
-port. Raw batches are gathered into one JSONL file (DuckDB's JSON reader pays a large fixed
-cost per file, and the archive holds one small file per batch). Parquet parts come as the
+port. Small raw batches are gathered into one JSONL file (DuckDB's JSON reader pays a fixed
+cost per file, and the archive holds one small file per batch), large ones of a local store
+are read where they lie. Parquet parts come as the
 store's own files when it has them (LocalBlobStore), else as cached copies: a part never
 changes once written (its name follows from what it covers), so a copy never goes stale.
 """
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import duckdb
 
-from imagelake.domain.errors import BackendError, NotFound
+from imagelake.domain.errors import BackendError
 from imagelake.ports import BlobStore
 
 FETCH_THREADS = 8
 IN_PLACE_BYTES = 256 * 1024
-COPY_CHUNK = 1 << 20
-_NO_COPY_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
 PRUNE_AFTER_SECONDS = 600.0  # a copy another process may still be reading is left alone
 
 # The archived fields compaction keeps. Timestamps are UTC: the archiver writes +00:00, and
@@ -140,61 +137,32 @@ def gather(store: BlobStore, keys: Sequence[str], target: Path) -> list[str]:
     IN_PLACE_BYTES costs more than copying it.
     """
     in_place: list[str] = []
-    with target.open("wb") as out:
-        if isinstance(store, FileBacked):
-            for key in keys:
-                path = store.path_of(key)
-                try:
-                    big = path.stat().st_size >= IN_PLACE_BYTES
-                except OSError:
-                    big = False  # _append_file says what is wrong with it
-                if big:
-                    in_place.append(str(path))
-                else:
-                    _append_file(path, out)
-        else:
-            with ThreadPoolExecutor(FETCH_THREADS) as pool:
-                for data in pool.map(store.get, keys):  # in order, FETCH_THREADS in flight
-                    out.write(data)
-                    if data and not data.endswith(b"\n"):
-                        out.write(b"\n")
+    local = False
+    if isinstance(store, FileBacked):
+        local, small = True, []
+        for key in keys:
+            path = store.path_of(key)
+            if _size(path) >= IN_PLACE_BYTES:
+                in_place.append(str(path))
+            else:
+                small.append(key)
+        keys = small
+    with target.open("wb") as out, ThreadPoolExecutor(FETCH_THREADS) as pool:
+        # Local files read fastest one after another (a plain read and write also beats
+        # copy_file_range here); remote objects come FETCH_THREADS at a time, in order.
+        for data in map(store.get, keys) if local else pool.map(store.get, keys):
+            out.write(data)
+            if data and not data.endswith(b"\n"):
+                out.write(b"\n")
         gathered = out.tell() > 0
     return ([str(target)] if gathered or not in_place else []) + in_place
 
 
-def _append_file(path: Path, out: BinaryIO) -> None:
+def _size(path: Path) -> int:
     try:
-        with path.open("rb") as src:
-            size = os.fstat(src.fileno()).st_size
-            out.flush()
-            _copy(src, out, size)
-            out.seek(0, os.SEEK_END)
-            if size and os.pread(src.fileno(), 1, size - 1) != b"\n":
-                out.write(b"\n")
-    except FileNotFoundError:
-        raise NotFound(f"no blob at {path}") from None
-    except OSError as exc:
-        raise BackendError(f"cannot read {path}: {exc}") from exc
-
-
-def _copy(src: BinaryIO, out: BinaryIO, size: int) -> None:
-    """Append src to out in the kernel where it can; across filesystems (a tmpfs /tmp next
-    to the data on disk) or off Linux, copy_file_range refuses, and a plain copy does it."""
-    copied = 0
-    while copied < size:
-        try:
-            done = os.copy_file_range(src.fileno(), out.fileno(), size - copied)
-        except (AttributeError, OSError) as exc:
-            if isinstance(exc, OSError) and exc.errno not in _NO_COPY_RANGE:
-                raise
-            src.seek(copied)
-            out.seek(0, os.SEEK_END)
-            shutil.copyfileobj(src, out, COPY_CHUNK)
-            out.flush()
-            return
-        if done == 0:
-            return
-        copied += done
+        return path.stat().st_size
+    except OSError:
+        return 0  # the store's get() says what is wrong with it
 
 
 @runtime_checkable
