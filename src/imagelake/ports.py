@@ -27,7 +27,11 @@ class BlobStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
-        """put() of a local file's bytes, streamed: a large file never sits in memory."""
+        """put() of a local file's bytes, streamed: a large file never sits in memory.
+
+        The file must not be written to afterwards (a local store may keep it as the blob's
+        own file); deleting or renaming it is fine.
+        """
         ...
 
     def get(self, key: str) -> bytes: ...  # NotFound

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -256,3 +257,59 @@ def test_local_key_that_needs_a_blob_as_a_folder_is_a_conflict(
     with pytest.raises(NotFound):
         store.get("a/b")
     assert store.get("a") == b"x"
+
+
+def test_local_put_file_on_the_same_filesystem_keeps_the_file_itself(
+    tmp_path: Path, signer: Signer, base_url: str
+) -> None:
+    store = LocalBlobStore(tmp_path / "root", base_url, signer)
+    source = tmp_path / "part.parquet"
+    source.write_bytes(b"parquet bytes")
+
+    store.put_file("events/p.parquet", source, "application/vnd.apache.parquet")
+    stored = store.path_of("events/p.parquet")
+
+    assert os.path.samestat(os.stat(stored), os.stat(source))  # linked, not copied
+    source.unlink()  # the caller cleans up its temporary file
+    assert store.get("events/p.parquet") == b"parquet bytes"
+    assert sorted(p.name for p in stored.parent.iterdir()) == ["p.parquet"]
+
+
+def test_local_put_file_from_another_filesystem_copies(
+    tmp_path: Path, signer: Signer, base_url: str
+) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on a filesystem of its own")
+    store = LocalBlobStore(tmp_path / "root", base_url, signer)
+    with tempfile.NamedTemporaryFile(dir=shm, suffix=".parquet") as source:
+        source.write(b"parquet bytes")
+        source.flush()
+
+        store.put_file("events/p.parquet", Path(source.name), "application/vnd.apache.parquet")
+
+        stored = store.path_of("events/p.parquet")
+        assert not os.path.samestat(os.stat(stored), os.stat(source.name))
+    assert store.get("events/p.parquet") == b"parquet bytes"
+
+
+def test_local_put_file_stores_the_file_it_opened_even_if_its_path_is_replaced(
+    tmp_path: Path, signer: Signer, base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalBlobStore(tmp_path / "root", base_url, signer)
+    source = tmp_path / "part.parquet"
+    source.write_bytes(b"the file opened")
+    real_link = os.link
+
+    def replace_then_link(src: str, dst: Path) -> None:  # another process swaps the path in between
+        other = tmp_path / "other"
+        other.write_bytes(b"a file swapped in")
+        os.replace(other, src)
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", replace_then_link)
+    store.put_file("events/p.parquet", source, "application/vnd.apache.parquet")
+
+    assert store.get("events/p.parquet") == b"the file opened"
+    stored = store.path_of("events/p.parquet")
+    assert sorted(p.name for p in stored.parent.iterdir()) == ["p.parquet"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from imagelake.adapters.local import LocalBlobStore
 from imagelake.adapters.memory import MemoryBlobStore
 from imagelake.domain.errors import InvalidInput
 from imagelake.ports import BlobStore
-from imagelake.services import lake_files
+from imagelake.services import lake, lake_files
 from imagelake.services.analytics import (
     Analytics,
     Filters,
@@ -83,6 +84,11 @@ def test_compaction_writes_one_zstd_part_per_day_and_keeps_raw(store: BlobStore)
         meta = pq.read_metadata(io.BytesIO(store.get(folder + part)))
         assert meta.num_rows == by_day(reqs)[day][0]
         assert meta.row_group(0).column(0).compression == "ZSTD"
+        # Another engine reads every value back (format V2 pages, delta encodings).
+        table = pq.read_table(io.BytesIO(store.get(folder + part))).to_pylist()
+        read = sorted((row["user_id"], row["image_id"], row["timestamp"]) for row in table)
+        sent = [(r.user, r.image, r.at.replace(tzinfo=None)) for r in reqs]
+        assert read == sorted(row for row in sent if str(row[2].date()) == day)
     assert parquet_rows(store) == len(reqs)
 
 
@@ -330,3 +336,62 @@ def test_batches_read_in_place_or_copied_count_the_same(
     assert (report.events, report.duplicates_dropped) == (len(reqs), 62)
     assert days() == expected
     assert parquet_rows(store) == len(reqs)
+
+
+class SlowToStoreParts(MemoryBlobStore):
+    """Holds each part's upload open until another partition's DuckDB work begins."""
+
+    def __init__(self, partitions: int) -> None:
+        super().__init__(BASE_URL, SIGNER)
+        self.partitions = partitions
+        self.started = 0  # partitions whose DuckDB work has begun
+        self.changed = threading.Condition()
+        self.overlapped = 0  # uploads during which another partition's work began
+
+    def build_started(self) -> None:
+        with self.changed:
+            self.started += 1
+            self.changed.notify_all()
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        with self.changed:
+            seen = self.started
+            if seen < self.partitions and self.changed.wait_for(
+                lambda: self.started > seen, timeout=5
+            ):
+                self.overlapped += 1
+        super().put_file(key, path, content_type)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_storing_parts_overlaps_duckdb_work_which_never_exceeds_threads(
+    monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
+    """`threads` bounds the DuckDB work; a slow upload does not hold a slot meanwhile."""
+    reqs = requests(2400)
+    days = len(by_day(reqs))
+    store = SlowToStoreParts(days)
+    archive(store, [r.body for r in reqs])
+    running, most = 0, 0
+    lock = threading.Lock()
+    write_part = lake._write_part
+
+    def counted(*args: Any) -> tuple[int, int, int, int]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        store.build_started()
+        try:
+            return write_part(*args)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(lake, "_write_part", counted)
+    report = LakeCompactor(store, threads=threads).compact()
+
+    assert report.events == len(reqs) and len(report.compacted) == days > 2 * threads
+    assert most == threads
+    # Every upload but the last few (which may find every partition's work begun already).
+    assert store.overlapped >= days - 2 * threads

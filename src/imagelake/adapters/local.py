@@ -44,20 +44,28 @@ class LocalBlobStore:
         self._write(key, lambda file: file.write(data))
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """The file itself becomes the blob where it can (a hard link), else a copy of it."""
         with open_source(path, key) as source:
-            self._write(key, lambda file: shutil.copyfileobj(source, file, COPY_CHUNK))
+            self._write(key, lambda file: shutil.copyfileobj(source, file, COPY_CHUNK), link=source)
 
-    def _write(self, key: str, write: Callable[[BinaryIO], object]) -> None:
-        """Write through a temporary file, fsync it, rename it into place, fsync the folder."""
+    def _write(
+        self, key: str, write: Callable[[BinaryIO], object], link: BinaryIO | None = None
+    ) -> None:
+        """Write through a temporary file, fsync it, rename it into place, fsync the folder.
+
+        With link, the temporary file is that open file, hard-linked, when the filesystem
+        allows it (same device): no copy.
+        """
         path = self.path_of(key)
         try:
             self._make_dirs(path.parent)
             tmp = path.parent / f"{RESERVED_PREFIX}{secrets.token_hex(8)}"
             try:
-                with tmp.open("xb") as file:
-                    write(file)
-                    file.flush()
-                    os.fsync(file.fileno())
+                if link is None or not _hard_link(link, tmp):
+                    with tmp.open("xb") as file:
+                        write(file)
+                        file.flush()
+                        os.fsync(file.fileno())
                 os.replace(tmp, path)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -141,6 +149,23 @@ class LocalBlobStore:
                 if not new.is_dir():
                     raise
             _fsync_dir(new.parent)
+
+
+def _hard_link(source: BinaryIO, tmp: Path) -> bool:
+    """Give source's file the name tmp and make its bytes durable; False where it can't be.
+
+    Another filesystem (EXDEV) or one without hard links refuses; a path replaced since it
+    was opened is undone, so the blob is always the file that was opened.
+    """
+    try:
+        os.link(source.name, tmp)
+    except OSError:
+        return False
+    if not os.path.samestat(os.stat(tmp), os.fstat(source.fileno())):
+        tmp.unlink()
+        return False
+    os.fsync(source.fileno())
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:

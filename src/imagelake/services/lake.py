@@ -52,6 +52,12 @@ ORPHAN_AGE = timedelta(hours=1)  # younger unreferenced parts may belong to a ru
 ROW_GROUP_SIZE = 122_880
 # Dictionary-encode only what repeats: trying it on the unique keys costs ~15% of a run.
 DICTIONARY_LIMIT = 100
+# Format V2 pages: delta encodings write 20% faster than V1's plain ones, and smaller.
+# DuckDB, pyarrow, Trino and Athena engine v3, and Spark 3.4+ read them.
+PARQUET_OPTIONS = (
+    f"FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE {ROW_GROUP_SIZE}, "
+    f"DICTIONARY_SIZE_LIMIT {DICTIONARY_LIMIT}, PARQUET_VERSION V2"
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,11 @@ class CompactionReport:
 
 
 class LakeCompactor:
-    """Compacts partitions `threads` at a time (default: one per core)."""
+    """Compacts partitions `threads` at a time (default: one per core).
+
+    Each partition's DuckDB work holds one of `threads` slots; fetching its raw batches and
+    storing its part (an fsync, or an upload) do not, so as many again run beside them.
+    """
 
     def __init__(
         self,
@@ -111,19 +121,20 @@ class LakeCompactor:
             report.open_objects += len(objects) - len(ready)
             if ready:
                 work.append((partition, ready))
-        # Partitions side by side, one DuckDB thread each: one's fetches and fsyncs overlap
-        # the other's parsing (20% faster than one partition at a time on all cores).
+        # Partitions side by side, one DuckDB thread each (20% faster than one partition at a
+        # time on all cores), and the I/O of as many again around them.
         local = threading.local()
         connections: list[duckdb.DuckDBPyConnection] = []
+        cpu = threading.BoundedSemaphore(self._parallel)
 
         def compact_one(item: tuple[Partition, list[str]]) -> CompactedPartition | None:
             if not hasattr(local, "con"):
                 local.con = connect(1)  # opening DuckDB costs tens of ms: once per thread
                 connections.append(local.con)
-            return self._compact_partition(local.con, *item)
+            return self._compact_partition(local.con, cpu, *item)
 
         try:
-            with ThreadPoolExecutor(self._parallel) as pool:
+            with ThreadPoolExecutor(2 * self._parallel) as pool:
                 for result in pool.map(compact_one, work):
                     if result is None:
                         report.up_to_date += 1
@@ -137,7 +148,11 @@ class LakeCompactor:
         return report
 
     def _compact_partition(
-        self, con: duckdb.DuckDBPyConnection, partition: Partition, raw_keys: list[str]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        cpu: threading.BoundedSemaphore,
+        partition: Partition,
+        raw_keys: list[str],
     ) -> CompactedPartition | None:
         """Merge raw_keys into the partition's part; None when they are all covered already."""
         manifest = read_manifest(self._archive, partition)
@@ -153,7 +168,8 @@ class LakeCompactor:
             raw = gather(self._archive, new, raw_file)
             old = PartFiles(self._archive, Path(tmp) / "parts").paths(replaced)
             what = f"{partition.event_name} dt={partition.dt}"
-            read, *stats = _write_part(con, what, raw, old, target)
+            with cpu:
+                read, *stats = _write_part(con, what, raw, old, target)
             part_key = partition.parquet_prefix + name
             self._archive.put_file(part_key, target, "application/vnd.apache.parquet")
         events, users, images = stats
@@ -216,11 +232,7 @@ def _write_part(
         try:
             # Read once into a table the dedupe reads twice (a CTE would be kept a second time).
             con.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {hashed_sql(sources)}", params)
-            con.execute(
-                f"COPY ({dedupe_hashed_sql('incoming')}) TO '{target}' "
-                f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, "
-                f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}, DICTIONARY_SIZE_LIMIT {DICTIONARY_LIMIT})"
-            )
+            con.execute(f"COPY ({dedupe_hashed_sql('incoming')}) TO '{target}' ({PARQUET_OPTIONS})")
             row = con.execute(
                 "SELECT (SELECT count(*) FROM incoming), count(*), count(DISTINCT user_key), "
                 f"count(DISTINCT image_key) FROM read_parquet('{target}')"
