@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import tempfile
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -123,36 +124,23 @@ class LakeCompactor:
                 work.append((partition, ready))
         # Partitions side by side, one DuckDB thread each (20% faster than one partition at a
         # time on all cores), and the I/O of as many again around them.
-        local = threading.local()
-        connections: list[duckdb.DuckDBPyConnection] = []
-        cpu = threading.BoundedSemaphore(self._parallel)
-
-        def compact_one(item: tuple[Partition, list[str]]) -> CompactedPartition | None:
-            if not hasattr(local, "con"):
-                local.con = connect(1)  # opening DuckDB costs tens of ms: once per thread
-                connections.append(local.con)
-            return self._compact_partition(local.con, cpu, *item)
-
+        duckdbs = _Connections(self._parallel)
         try:
             with ThreadPoolExecutor(2 * self._parallel) as pool:
-                for result in pool.map(compact_one, work):
+                compacted = pool.map(lambda item: self._compact_partition(duckdbs, *item), work)
+                for result in compacted:
                     if result is None:
                         report.up_to_date += 1
                     else:
                         report.compacted.append(result)
         finally:
-            for con in connections:
-                con.close()
+            duckdbs.close()
         self._sweep_orphans(day)
         report.seconds = time.perf_counter() - started
         return report
 
     def _compact_partition(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        cpu: threading.BoundedSemaphore,
-        partition: Partition,
-        raw_keys: list[str],
+        self, duckdbs: _Connections, partition: Partition, raw_keys: list[str]
     ) -> CompactedPartition | None:
         """Merge raw_keys into the partition's part; None when they are all covered already."""
         manifest = read_manifest(self._archive, partition)
@@ -168,7 +156,7 @@ class LakeCompactor:
             raw = gather(self._archive, new, raw_file)
             old = PartFiles(self._archive, Path(tmp) / "parts").paths(replaced)
             what = f"{partition.event_name} dt={partition.dt}"
-            with cpu:
+            with duckdbs.hold() as con:
                 read, *stats = _write_part(con, what, raw, old, target)
             part_key = partition.parquet_prefix + name
             self._archive.put_file(part_key, target, "application/vnd.apache.parquet")
@@ -219,6 +207,34 @@ class LakeCompactor:
                 log.warning("could not remove stale lake part %s: %s", key, exc)
 
 
+class _Connections:
+    """`size` DuckDB connections, each opened when first needed (tens of ms) and reused.
+
+    Holding one is the right to run DuckDB work: never more than `size` partitions at once.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._idle: queue.SimpleQueue[duckdb.DuckDBPyConnection | None] = queue.SimpleQueue()
+        for _ in range(size):
+            self._idle.put(None)
+        self._opened: list[duckdb.DuckDBPyConnection] = []
+
+    @contextmanager
+    def hold(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self._idle.get()
+        try:
+            if con is None:
+                con = connect(1)
+                self._opened.append(con)
+            yield con
+        finally:
+            self._idle.put(con)
+
+    def close(self) -> None:
+        for con in self._opened:
+            con.close()
+
+
 def _write_part(
     con: duckdb.DuckDBPyConnection, what: str, raw: list[str], old: list[str], target: Path
 ) -> tuple[int, int, int, int]:
@@ -231,7 +247,8 @@ def _write_part(
     part = f"read_parquet('{target}')"
     with duckdb_errors(f"compact {what}"):
         try:
-            # Read once into a table the dedupe reads twice (a CTE would be kept a second time).
+            # Read once into a table the dedupe reads twice; its row count is the lines read
+            # (a MATERIALIZED CTE measured 2-4% cheaper, but leaves no such count).
             read = con.execute(
                 f"CREATE OR REPLACE TEMP TABLE incoming AS {hashed_sql(sources)}", params
             ).fetchone()

@@ -17,7 +17,7 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -142,13 +142,11 @@ def gather(store: BlobStore, keys: Sequence[str], target: Path) -> list[str]:
         local, small = True, []
         for key in keys:
             path = store.path_of(key)
-            if _size(path) >= IN_PLACE_BYTES:
+            if _read_ahead_if_large(path):
                 in_place.append(str(path))
             else:
                 small.append(key)
         keys = small
-        for path_name in in_place:
-            _read_ahead(path_name)
     with target.open("wb") as out, ThreadPoolExecutor(FETCH_THREADS) as pool:
         # Local files read fastest one after another (a plain read and write also beats
         # copy_file_range here); remote objects come FETCH_THREADS at a time, in order.
@@ -160,25 +158,21 @@ def gather(store: BlobStore, keys: Sequence[str], target: Path) -> list[str]:
     return ([str(target)] if gathered or not in_place else []) + in_place
 
 
-def _read_ahead(path: str) -> None:
-    """Ask the kernel to start reading a file DuckDB will read soon (it goes on meanwhile)."""
+def _read_ahead_if_large(path: Path) -> bool:
+    """Whether the file has IN_PLACE_BYTES or more; if so, the kernel starts reading it ahead
+    of DuckDB (a hint: the caller goes on meanwhile)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return  # read_json says what is wrong with it
+        return False  # the store's get() says what is wrong with it
     try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-    except OSError:
-        pass  # only a hint
+        if os.fstat(fd).st_size < IN_PLACE_BYTES:
+            return False
+        with suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        return True
     finally:
         os.close(fd)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0  # the store's get() says what is wrong with it
 
 
 @runtime_checkable
