@@ -28,11 +28,12 @@ from typing import Any
 import duckdb
 
 from bench._lake_data import Shape, generate
-from imagelake.adapters.local import LocalBlobStore
+from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
+from imagelake.adapters.embedded.files import LocalBlobStore
 from imagelake.domain.signing import Signer
-from imagelake.services.analytics import Analytics, Filters
-from imagelake.services.lake import LakeCompactor
-from imagelake.services.lake_files import RAW_COLUMNS
+from imagelake.lake.analytics import Analytics, Filters
+from imagelake.lake.compaction import LakeCompactor
+from imagelake.lake.files import RAW_COLUMNS
 
 DATA = Path(__file__).parent / ".data" / "analytics"
 COMPACTION_TARGET = 1_000_000  # events/s
@@ -135,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     shape = Shape(args.events, args.images, args.users, args.days)
     print(f"load average before: {load()} ({os.cpu_count()} cores)", flush=True)
     store = prepare(shape, args.regenerate)
-    analytics = Analytics(store, store.path_of("cache"))
+    analytics = Analytics(store, DuckDBEngine(), store.path_of("cache"))
 
     raw: dict[str, tuple[float, float, Any]] = {}
     if not args.no_raw:
         raw = {name: timed(ask) for name, ask in questions(analytics).items()}
-    wall, cpu, report = timed(lambda: LakeCompactor(store).compact(all_hours=True))
+    wall, cpu, report = timed(lambda: LakeCompactor(store, DuckDBEngine()).compact(all_hours=True))
     lines = report.lines_read
     floor_wall, floor_cpu, floor_lines = timed(lambda: plain_conversion(store))
     compacted = {name: timed(ask, 3) for name, ask in questions(analytics).items()}

@@ -31,11 +31,12 @@ from tests.moto_server import MotoServer
 
 from bench._lake_data import Shape, generate
 from bench.analytics import load, timed
-from imagelake.adapters.local import LocalBlobStore
-from imagelake.adapters.s3 import S3BlobStore
+from imagelake.adapters.aws.s3 import S3BlobStore
+from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
+from imagelake.adapters.embedded.files import LocalBlobStore
 from imagelake.domain.signing import Signer
-from imagelake.services.analytics import Analytics, Filters
-from imagelake.services.lake import LakeCompactor
+from imagelake.lake.analytics import Analytics, Filters
+from imagelake.lake.compaction import LakeCompactor
 
 TOP_IMAGES = (
     "SELECT image_id, count(*) AS n, count(DISTINCT user_id) FROM parts "
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     with tempfile.TemporaryDirectory(prefix="imagelake-bench-") as tmp, MotoServer() as url:
         os.environ["AWS_ENDPOINT_URL"] = url
-        from imagelake.adapters.aws_clients import client
+        from imagelake.adapters.aws.clients import client
 
         root = Path(tmp) / "local"
         generate(root, shape)
@@ -84,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         s3 = S3BlobStore(client("s3"), bucket, "lake")
         objects = upload(local, s3)
 
-        s3_compact = timed(lambda: LakeCompactor(s3).compact(all_hours=True))
-        local_compact = timed(lambda: LakeCompactor(local).compact(all_hours=True))
-        s3_analytics = Analytics(s3, Path(tmp) / "cache")
-        local_analytics = Analytics(local, Path(tmp) / "unused")
+        s3_compact = timed(lambda: LakeCompactor(s3, DuckDBEngine()).compact(all_hours=True))
+        local_compact = timed(lambda: LakeCompactor(local, DuckDBEngine()).compact(all_hours=True))
+        s3_analytics = Analytics(s3, DuckDBEngine(), Path(tmp) / "cache")
+        local_analytics = Analytics(local, DuckDBEngine(), Path(tmp) / "unused")
         cold = timed(lambda: s3_analytics.top_images(Filters()))
         warm = timed(lambda: s3_analytics.top_images(Filters()), 3)
         here = timed(lambda: local_analytics.top_images(Filters()), 3)

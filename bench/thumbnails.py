@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 from tests.photos import encode, large_photo, load_photo
 
 from bench import _sharp
-from imagelake.adapters.vips import VipsEngine, jpeg_shrink
+from imagelake.adapters.embedded.vips import VipsEngine, jpeg_shrink
 from imagelake.domain.images import ThumbnailSpec
 
 DATA = Path(__file__).parent / ".data" / "thumbnails-v1"

@@ -22,7 +22,7 @@ AWS_TEST_ENV = {
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
     """An AWS endpoint for the test session: AWS_ENDPOINT_URL if set, else a moto server."""
-    from imagelake.adapters import aws_clients
+    from imagelake.adapters.aws import clients as aws_clients
 
     touched = ["AWS_ENDPOINT_URL", *AWS_TEST_ENV]
     saved = {name: os.environ.get(name) for name in touched}

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
+from imagelake.lake.archive import EventArchiver, receive
 from imagelake.ports import BlobStore, Message
-from imagelake.services.archive import EventArchiver, receive
 
 _ids = count()
 START = datetime(2021, 7, 10, 22, 0, tzinfo=UTC)

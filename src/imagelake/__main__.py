@@ -1,3 +1,3 @@
-from imagelake.cli import main
+from imagelake.cli.app import main
 
 main()

@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass, replace
+from typing import TypeVar
+from urllib.parse import urlsplit
 
+from imagelake.adapters import aws, embedded, memory, notify
+from imagelake.adapters.waking_queue import WakingQueue
 from imagelake.config import Settings
 from imagelake.domain.errors import ConfigError
 from imagelake.domain.signing import Signer
-from imagelake.ports import BlobStore, Catalog, ImageEngine, Notifier, Queue
-from imagelake.services.archive import EventArchiver
+from imagelake.lake.analytics import Analytics
+from imagelake.lake.archive import EventArchiver
+from imagelake.lake.compaction import LakeCompactor
+from imagelake.ports import (
+    BackendSpec,
+    BlobStore,
+    Catalog,
+    Factory,
+    ImageEngine,
+    LakeEngine,
+    Notifier,
+    Queue,
+)
+from imagelake.services.api_keys import KeyService
+from imagelake.services.image_requests import RequestRecorder
 from imagelake.services.images import ImageService
 from imagelake.services.ingest import IngestService
 from imagelake.services.intake import EventIntake
 from imagelake.services.jobs import ThumbnailJobConsumer
-from imagelake.services.keys import KeyService
 from imagelake.services.monitor import EventConsumer, StatsStore
-from imagelake.services.requests import RequestRecorder
 from imagelake.services.thumbnails import ThumbnailService
 from imagelake.services.uploads import DirectUploads
-
-if TYPE_CHECKING:
-    from imagelake.services.analytics import Analytics
-    from imagelake.services.lake import LakeCompactor
 
 JOBS_QUEUE_NAME = "thumbnails"
 EVENTS_QUEUE_NAME = "events"
@@ -43,6 +51,7 @@ class Container:
     jobs: Queue
     notifier: Notifier
     engine: ImageEngine
+    lake_engine: LakeEngine
 
     def close(self) -> None:
         self.catalog.close()
@@ -51,95 +60,26 @@ class Container:
             self.jobs.close()
 
 
-def _path(url: str) -> Path:
-    parts = urlsplit(url)
-    return Path(unquote(parts.netloc + parts.path))
+BackendKind = TypeVar("BackendKind")
+
+BLOB_STORES: dict[str, Factory[BlobStore]] = (
+    memory.BLOB_STORES | embedded.BLOB_STORES | aws.BLOB_STORES
+)
+CATALOGS: dict[str, Factory[Catalog]] = memory.CATALOGS | embedded.CATALOGS | aws.CATALOGS
+QUEUES: dict[str, Factory[Queue]] = memory.QUEUES | embedded.QUEUES | aws.QUEUES
+NOTIFIERS: dict[str, Factory[Notifier]] = memory.NOTIFIERS | notify.NOTIFIERS | aws.NOTIFIERS
+IMAGE_ENGINES: dict[str, Factory[ImageEngine]] = embedded.IMAGE_ENGINES
+LAKE_ENGINES: dict[str, Factory[LakeEngine]] = embedded.LAKE_ENGINES
 
 
-def _sqlite_path(url: str) -> Path:
-    # sqlite:///abs/path -> /abs/path ; sqlite://rel/path -> rel/path
-    return Path(unquote(url.split("://", 1)[1]))
-
-
-def _aws_client(service: str) -> Any:
-    from imagelake.adapters.aws_clients import client
-
-    return client(service)
-
-
-def _blob_store(url: str, settings: Settings, signer: Signer) -> BlobStore:
-    scheme = urlsplit(url).scheme
-    if scheme == "file":
-        from imagelake.adapters.local import LocalBlobStore
-
-        return LocalBlobStore(_path(url), settings.base_url, signer)
-    if scheme == "memory":
-        from imagelake.adapters.memory import MemoryBlobStore
-
-        return MemoryBlobStore(settings.base_url, signer)
-    if scheme == "s3":
-        from imagelake.adapters.s3 import S3BlobStore
-
-        parts = urlsplit(url)
-        return S3BlobStore(_aws_client("s3"), parts.netloc, parts.path.strip("/"))
-    raise ConfigError(f"unknown blob store scheme in {url!r}: use file://, s3:// or memory://")
-
-
-def _catalog(url: str) -> Catalog:
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
-        from imagelake.adapters.sqlite_catalog import SqliteCatalog
-
-        return SqliteCatalog(_sqlite_path(url))
-    if scheme == "memory":
-        from imagelake.adapters.memory import MemoryCatalog
-
-        return MemoryCatalog()
-    if scheme == "dynamodb":
-        from imagelake.adapters.dynamodb import DynamoDBCatalog
-
-        return DynamoDBCatalog(_aws_client("dynamodb"), urlsplit(url).netloc)
-    raise ConfigError(f"unknown catalog scheme in {url!r}: use sqlite://, dynamodb:// or memory://")
-
-
-def _queue(url: str, name: str) -> Queue:
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
-        from imagelake.adapters.sqlite_queue import SqliteQueue
-
-        return SqliteQueue(_sqlite_path(url), name)
-    if scheme == "memory":
-        from imagelake.adapters.memory import MemoryQueue
-
-        return MemoryQueue(name)
-    if scheme == "sqs":
-        from imagelake.adapters.sqs import SqsQueue
-
-        return SqsQueue(_aws_client("sqs"), urlsplit(url).netloc)
-    raise ConfigError(f"unknown queue scheme in {url!r}: use sqlite://, sqs:// or memory://")
-
-
-def _notifier(url: str) -> Notifier:
-    scheme = urlsplit(url).scheme
-    builders: dict[str, Callable[[], Notifier]] = {}
-    from imagelake.adapters import notifiers
-
-    builders = {
-        "log": notifiers.LogNotifier,
-        "webhook+http": lambda: notifiers.WebhookNotifier(url.removeprefix("webhook+")),
-        "webhook+https": lambda: notifiers.WebhookNotifier(url.removeprefix("webhook+")),
-        "smtp": lambda: notifiers.SmtpNotifier.from_url(url),
-        "memory": notifiers.RecordingNotifier,
-    }
-    if scheme == "sns":
-        from imagelake.adapters.sns import SnsNotifier
-
-        return SnsNotifier(_aws_client("sns"), url.removeprefix("sns://"))
-    if scheme not in builders:
-        raise ConfigError(
-            f"unknown notifier in {url!r}: use log://, webhook+https://, smtp://, sns://"
-        )
-    return builders[scheme]()
+def resolve(registry: dict[str, Factory[BackendKind]], what: str, spec: BackendSpec) -> BackendKind:
+    """The backend spec.url names, built by the factory its scheme is registered with."""
+    scheme = urlsplit(spec.url).scheme
+    factory = registry.get(scheme)
+    if factory is None:
+        schemes = ", ".join(f"{name}://" for name in sorted(registry))
+        raise ConfigError(f"unknown {what} scheme in {spec.url!r}: use {schemes}")
+    return factory(spec)
 
 
 def build(settings: Settings, on_send: Callable[[], None] | None = None) -> Container:
@@ -147,38 +87,41 @@ def build(settings: Settings, on_send: Callable[[], None] | None = None) -> Cont
 
     on_send, if given, is called after anything is sent to either queue (workers to wake).
     """
-    from imagelake.adapters.vips import VipsEngine
-
     current, previous = settings.signing_secrets()
     signer = Signer(current, tuple(previous))
-    blobs = _blob_store(settings.blobs_url, settings, signer)
-    thumbnails = (
-        blobs
-        if settings.thumbnails_url == settings.blobs_url
-        else _blob_store(settings.thumbnails_url, settings, signer)
+    spec = BackendSpec(
+        url="",
+        base_url=settings.base_url,
+        signer=signer,
+        max_pixels=settings.max_pixels,
+        max_receives=settings.max_receives,
+        public_origin=settings.public_url.rstrip("/") or "*",
     )
-    archive = (
-        blobs
-        if settings.archive_url == settings.blobs_url
-        else _blob_store(settings.archive_url, settings, signer)
-    )
-    events = _queue(settings.queue_url, EVENTS_QUEUE_NAME)
-    jobs = _queue(settings.jobs_queue_url, JOBS_QUEUE_NAME)
-    if on_send is not None:
-        from imagelake.adapters.notifying import NotifyingQueue
 
-        events, jobs = NotifyingQueue(events, on_send), NotifyingQueue(jobs, on_send)
+    def store(url: str) -> BlobStore:
+        return resolve(BLOB_STORES, "blob store", replace(spec, url=url))
+
+    def queue(url: str, name: str) -> Queue:
+        built = resolve(QUEUES, "queue", replace(spec, url=url, name=name))
+        return built if on_send is None else WakingQueue(built, on_send)
+
+    blobs = store(settings.blobs_url)
+    thumbnails = (
+        blobs if settings.thumbnails_url == settings.blobs_url else store(settings.thumbnails_url)
+    )
+    archive = blobs if settings.archive_url == settings.blobs_url else store(settings.archive_url)
     return Container(
         settings=settings,
         signer=signer,
         blobs=blobs,
         thumbnails=thumbnails,
         archive=archive,
-        catalog=_catalog(settings.catalog_url),
-        events=events,
-        jobs=jobs,
-        notifier=_notifier(settings.notify),
-        engine=VipsEngine(settings.max_pixels),
+        catalog=resolve(CATALOGS, "catalog", replace(spec, url=settings.catalog_url)),
+        events=queue(settings.queue_url, EVENTS_QUEUE_NAME),
+        jobs=queue(settings.jobs_queue_url, JOBS_QUEUE_NAME),
+        notifier=resolve(NOTIFIERS, "notifier", replace(spec, url=settings.notify)),
+        engine=resolve(IMAGE_ENGINES, "image engine", replace(spec, url="vips://")),
+        lake_engine=resolve(LAKE_ENGINES, "lake engine", replace(spec, url="duckdb://")),
     )
 
 
@@ -246,9 +189,9 @@ class Lake:
 
 
 def lake(c: Container, threads: int | None = None) -> Lake:
-    """The event lake's services; built on demand, as they load DuckDB."""
-    from imagelake.services.analytics import Analytics
-    from imagelake.services.lake import LakeCompactor
-
+    """The event lake's services over a container's archive and lake engine."""
     cache = c.settings.data_dir / "lake-cache"
-    return Lake(LakeCompactor(c.archive, threads), Analytics(c.archive, cache, threads))
+    return Lake(
+        LakeCompactor(c.archive, c.lake_engine, threads),
+        Analytics(c.archive, c.lake_engine, cache, threads),
+    )

@@ -6,10 +6,33 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from imagelake.domain.events import ImageStats, RequestRecord
 from imagelake.domain.images import ApiKey, Image, ImageInfo, ImageStatus, ThumbnailSpec
+from imagelake.domain.signing import Signer
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What a registry's factory is given: the backend's URL and what the composition root
+    shares with every backend (how to sign a URL, a queue's name, ...)."""
+
+    url: str
+    base_url: str = ""
+    signer: Signer | None = None
+    name: str = ""  # a queue's name, when several queues share one URL
+    max_pixels: int = 0  # an image engine's decode limit
+    max_receives: int = 5  # deliveries before a dead letter (provisioned redrive policies)
+    public_origin: str = "*"  # the origin browsers upload from (provisioned CORS rules)
+
+
+class Factory(Protocol[T_co]):
+    """A registry entry: builds one backend from its spec."""
+
+    def __call__(self, spec: BackendSpec) -> T_co: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,11 @@ class BlobStore(Protocol):
     def list(self, prefix: str) -> Iterator[str]: ...  # keys under prefix, sorted
 
     def signed_url(self, key: str, ttl: int) -> str: ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The object's own file, for a store that keeps objects as plain local files, so a
+        reader (the lake's engine) can read it in place; None for every other store."""
+        ...
 
 
 @runtime_checkable
@@ -166,4 +194,26 @@ class ImageEngine(Protocol):
 
     def thumbnails(self, data: bytes, spec: ThumbnailSpec) -> dict[int, bytes]:
         """All sizes from one decode; long side == size, never upscaled. CorruptImage on failure."""
+        ...
+
+
+class LakeConnection(Protocol):
+    """One session of the lake's SQL engine, used by one thread at a time."""
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run sql with named $parameters; its rows. BackendError when the engine fails."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LakeEngine(Protocol):
+    """The SQL engine the lake's compaction and queries run on (DuckDB's dialect)."""
+
+    def connect(self, threads: int | None = None) -> LakeConnection:
+        """A fresh in-memory session with `threads` worker threads (None: the engine's default)."""
+        ...
+
+    def fingerprint_probe(self) -> int:
+        """The engine's hash of a fixed string: equal probes mean equal id fingerprints."""
         ...

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from imagelake.adapters.aws_clients import client
+from imagelake.adapters.aws.clients import client
 from tests.e2e.service import Service
 from tests.photos import photo_bytes
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelake.adapters.local import LocalBlobStore
+from imagelake.adapters.embedded.files import LocalBlobStore
 from imagelake.domain.signing import Signer
 from tests.e2e.service import Service
 from tests.lake_rig import archive, by_day, image_counts, payload, requests

@@ -14,14 +14,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from imagelake.adapters.dynamodb import DynamoDBCatalog
-from imagelake.adapters.local import LocalBlobStore
+from imagelake.adapters.aws.dynamodb import DynamoDBCatalog
+from imagelake.adapters.aws.s3 import S3BlobStore
+from imagelake.adapters.aws.sqs import SqsQueue
+from imagelake.adapters.embedded.files import LocalBlobStore
+from imagelake.adapters.embedded.sqlite_catalog import SqliteCatalog
+from imagelake.adapters.embedded.sqlite_queue import SqliteQueue
 from imagelake.adapters.memory import MemoryBlobStore, MemoryCatalog, MemoryQueue
-from imagelake.adapters.notifying import NotifyingQueue
-from imagelake.adapters.s3 import S3BlobStore
-from imagelake.adapters.sqlite_catalog import SqliteCatalog
-from imagelake.adapters.sqlite_queue import SqliteQueue
-from imagelake.adapters.sqs import SqsQueue
+from imagelake.adapters.waking_queue import WakingQueue
 from imagelake.domain.signing import Signer
 from imagelake.ports import BlobStore, Catalog, Queue
 
@@ -44,7 +44,7 @@ Factory = Callable[[Path, pytest.FixtureRequest], T]
 
 def aws_client(request: pytest.FixtureRequest, service: str) -> Any:
     """A boto3 client talking to the session's moto server (or AWS_ENDPOINT_URL)."""
-    from imagelake.adapters.aws_clients import client
+    from imagelake.adapters.aws.clients import client
 
     request.getfixturevalue("aws_endpoint")
     return client(service)
@@ -89,7 +89,7 @@ QUEUES: dict[str, Factory[Queue]] = {
     "memory": lambda tmp_path, request: MemoryQueue(QUEUE_NAME),
     "embedded": lambda tmp_path, request: SqliteQueue(tmp_path / "queue.db", QUEUE_NAME),
     "aws": sqs_queue,
-    "notifying": lambda tmp_path, request: NotifyingQueue(
+    "notifying": lambda tmp_path, request: WakingQueue(
         SqliteQueue(tmp_path / "queue.db", QUEUE_NAME), lambda: None
     ),
 }

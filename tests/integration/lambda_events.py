@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagelake.adapters.aws_clients import client, region
+from imagelake.adapters.aws.clients import client, region
 
 CONTEXT = LambdaContext()
 ACCOUNT = "123456789012"  # moto's

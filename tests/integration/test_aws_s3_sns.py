@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from imagelake.adapters.aws_clients import client
-from imagelake.adapters.s3 import MiB, S3BlobStore
-from imagelake.adapters.sns import SnsNotifier
-from imagelake.errors import BackendError
+from imagelake.adapters.aws.clients import client
+from imagelake.adapters.aws.s3 import MiB, S3BlobStore
+from imagelake.adapters.aws.sns import SnsNotifier
+from imagelake.domain.errors import BackendError
 from imagelake.ports import Notification
 
 

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from imagelake.adapters import aws_provision
-from imagelake.adapters.aws_clients import client
-from imagelake.adapters.dynamodb import DynamoDBCatalog
-from imagelake.adapters.sqs import SqsQueue
-from imagelake.adapters.sqs_messages import REDRIVE_REASON
+from imagelake.adapters.aws import provision as aws_provision
+from imagelake.adapters.aws.clients import client
+from imagelake.adapters.aws.dynamodb import DynamoDBCatalog
+from imagelake.adapters.aws.sqs import SqsQueue
+from imagelake.adapters.aws.sqs_codec import REDRIVE_REASON
 from imagelake.config import Settings
+from imagelake.domain.errors import BackendError
 from imagelake.domain.events import RequestRecord
 from imagelake.domain.images import Image, new_image_id
-from imagelake.errors import BackendError
 
 HIDDEN = 600.0
 PATIENCE = 20.0

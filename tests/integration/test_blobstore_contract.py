@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from imagelake.adapters.local import LocalBlobStore
+from imagelake.adapters.embedded.files import LocalBlobStore
+from imagelake.domain.errors import BackendError, Conflict, Forbidden, InvalidInput, NotFound
 from imagelake.domain.signing import Signer
-from imagelake.errors import BackendError, Conflict, Forbidden, InvalidInput, NotFound
 from imagelake.ports import BlobStore
 
 BAD_KEYS = [

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from imagelake.adapters.sqlite_catalog import SqliteCatalog
+from imagelake.adapters.embedded.sqlite_catalog import SqliteCatalog
+from imagelake.domain.errors import InvalidInput, NotFound
 from imagelake.domain.events import RequestRecord
 from imagelake.domain.images import ApiKey, Image, ImageStatus, new_image_id
-from imagelake.errors import InvalidInput, NotFound
 from imagelake.ports import Catalog
 
 T0 = datetime(2021, 7, 11, 9, 17, 13, 123456, tzinfo=UTC)

@@ -13,18 +13,20 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from imagelake.adapters.local import LocalBlobStore
+from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
+from imagelake.adapters.embedded.files import LocalBlobStore
 from imagelake.adapters.memory import MemoryBlobStore
 from imagelake.domain.errors import InvalidInput
-from imagelake.ports import BlobStore
-from imagelake.services import lake, lake_files
-from imagelake.services.analytics import (
+from imagelake.lake import compaction as lake
+from imagelake.lake import files as lake_files
+from imagelake.lake.analytics import (
     Analytics,
     Filters,
     GroupBy,
 )
-from imagelake.services.lake import LakeCompactor
-from imagelake.services.lake_layout import Manifest, Partition
+from imagelake.lake.compaction import LakeCompactor
+from imagelake.lake.layout import Manifest, Partition
+from imagelake.ports import BlobStore
 from tests.integration.conftest import BASE_URL, SIGNER
 from tests.lake_rig import archive, by_day, image_counts, payload, requests, user_counts
 
@@ -41,7 +43,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
 
 @pytest.fixture
 def analytics(store: BlobStore, tmp_path: Path) -> Analytics:
-    return Analytics(store, tmp_path / "cache", threads=2)
+    return Analytics(store, DuckDBEngine(), tmp_path / "cache", threads=2)
 
 
 def snapshot_of(store: BlobStore, prefix: str) -> dict[str, bytes]:
@@ -70,7 +72,7 @@ def test_compaction_writes_one_zstd_part_per_day_and_keeps_raw(store: BlobStore)
     archive(store, [r.body for r in reqs[300:]])
     raw_before = snapshot_of(store, RAW)
 
-    report = LakeCompactor(store).compact()
+    report = LakeCompactor(store, DuckDBEngine()).compact()
 
     assert snapshot_of(store, RAW) == raw_before
     days = sorted(by_day(reqs))
@@ -103,7 +105,7 @@ def test_redelivered_events_are_counted_once(store: BlobStore, analytics: Analyt
     expected = len(reqs) + 1
 
     before = analytics.summary(Filters())
-    report = LakeCompactor(store).compact()
+    report = LakeCompactor(store, DuckDBEngine()).compact()
 
     assert before.requests == expected
     assert report.events == expected
@@ -114,10 +116,10 @@ def test_redelivered_events_are_counted_once(store: BlobStore, analytics: Analyt
 
 def test_a_second_run_changes_nothing(store: BlobStore) -> None:
     archive(store, [r.body for r in requests(200)])
-    LakeCompactor(store).compact()
+    LakeCompactor(store, DuckDBEngine()).compact()
     lake = snapshot_of(store, "events/")
 
-    report = LakeCompactor(store).compact()
+    report = LakeCompactor(store, DuckDBEngine()).compact()
 
     assert report.compacted == [] and report.up_to_date == len(by_day(requests(200)))
     assert snapshot_of(store, "events/") == lake
@@ -132,9 +134,11 @@ def test_queries_agree_with_the_events_before_during_and_after_compaction(
     archive(store, [r.body for r in reqs[100:130]])  # redelivered
     raw_only = answers(analytics)
 
-    LakeCompactor(store).compact(date(2021, 7, 11))  # one day compacted, the others raw
+    LakeCompactor(store, DuckDBEngine()).compact(
+        date(2021, 7, 11)
+    )  # one day compacted, the others raw
     mixed = answers(analytics)
-    LakeCompactor(store).compact()
+    LakeCompactor(store, DuckDBEngine()).compact()
     compacted = answers(analytics)
 
     assert raw_only == mixed == compacted
@@ -160,13 +164,13 @@ def test_a_late_batch_is_counted_at_once_and_merged_by_the_next_run(
 ) -> None:
     reqs = requests(300)
     archive(store, [r.body for r in reqs])
-    LakeCompactor(store).compact()
+    LakeCompactor(store, DuckDBEngine()).compact()
     day = reqs[0].at.date()
     late = [payload("late-user", "image-1", reqs[0].at + timedelta(seconds=1))]
     archive(store, [*late, reqs[0].body])  # a new event, and a redelivery of a compacted one
 
     assert analytics.summary(Filters()).requests == len(reqs) + 1  # raw batch read, no twice
-    report = LakeCompactor(store).compact()
+    report = LakeCompactor(store, DuckDBEngine()).compact()
 
     assert [c.partition.dt for c in report.compacted] == [day]
     assert report.compacted[0].new_objects == 1 and report.duplicates_dropped == 1
@@ -180,7 +184,7 @@ def test_the_running_hour_stays_raw_until_it_closes(store: BlobStore) -> None:
     noon = datetime(2021, 7, 11, 12, 0, tzinfo=UTC)
     archive(store, [payload("a", "i", noon - timedelta(minutes=5))])  # 11:55, closed at 12:00
     archive(store, [payload("b", "i", noon + timedelta(minutes=5))])  # 12:05, still open
-    compactor = LakeCompactor(store, clock=lambda: noon + timedelta(minutes=30))
+    compactor = LakeCompactor(store, DuckDBEngine(), clock=lambda: noon + timedelta(minutes=30))
 
     report = compactor.compact()
     assert (report.events, report.open_objects) == (1, 1)
@@ -192,7 +196,7 @@ def test_the_running_hour_stays_raw_until_it_closes(store: BlobStore) -> None:
 def test_filters_pick_days_and_images(store: BlobStore, analytics: Analytics) -> None:
     reqs = requests(500)
     archive(store, [r.body for r in reqs])
-    LakeCompactor(store).compact(date(2021, 7, 12))
+    LakeCompactor(store, DuckDBEngine()).compact(date(2021, 7, 12))
     chosen = [r for r in reqs if date(2021, 7, 11) <= r.at.date() <= date(2021, 7, 12)]
 
     window = Filters(since=date(2021, 7, 11), until=date(2021, 7, 12))
@@ -236,7 +240,7 @@ def test_parts_fingerprinted_by_another_duckdb_are_read_and_rewritten(
 ) -> None:
     reqs = requests(200)
     archive(store, [r.body for r in reqs])
-    LakeCompactor(store).compact()
+    LakeCompactor(store, DuckDBEngine()).compact()
     expected = answers(analytics)
     partition = Partition("IMAGE_REQUESTED", reqs[0].at.date())
     manifest = Manifest.from_bytes(store.get(partition.manifest_key), "m")
@@ -245,9 +249,11 @@ def test_parts_fingerprinted_by_another_duckdb_are_read_and_rewritten(
     )
     store.put(partition.manifest_key, forged.to_bytes(), "application/json")
 
-    fresh_reader = Analytics(store, tmp_path / "cache2")  # one that never saw the real one
+    fresh_reader = Analytics(
+        store, DuckDBEngine(), tmp_path / "cache2"
+    )  # one that never saw the real one
     assert answers(fresh_reader) == expected  # its fingerprints are recomputed on read
-    report = LakeCompactor(store).compact()
+    report = LakeCompactor(store, DuckDBEngine()).compact()
 
     assert [c.partition for c in report.compacted] == [partition]
     assert Manifest.from_bytes(store.get(partition.manifest_key), "m").fingerprint != 12345
@@ -266,17 +272,19 @@ def test_a_part_left_by_a_crash_is_ignored_then_removed(
 ) -> None:
     reqs = requests(100)
     archive(store, [r.body for r in reqs])
-    LakeCompactor(store).compact()
+    LakeCompactor(store, DuckDBEngine()).compact()
     partition = Partition("IMAGE_REQUESTED", reqs[0].at.date())
     manifest = Manifest.from_bytes(store.get(partition.manifest_key), "m")
     orphan = partition.parquet_prefix + "part-crashed.parquet"  # written, never named
     store.put(orphan, store.get(manifest.part_key(partition)), "application/vnd.apache.parquet")
 
     assert analytics.summary(Filters()).requests == len(reqs)
-    LakeCompactor(store).compact()  # too young: it may be another run's, about to be named
+    LakeCompactor(
+        store, DuckDBEngine()
+    ).compact()  # too young: it may be another run's, about to be named
     assert orphan in set(store.list(partition.parquet_prefix))
     later = datetime.now(UTC) + timedelta(hours=2)
-    LakeCompactor(store, clock=lambda: later).compact()
+    LakeCompactor(store, DuckDBEngine(), clock=lambda: later).compact()
 
     assert orphan not in set(store.list(partition.parquet_prefix))
     assert manifest.part_key(partition) in set(store.list(partition.parquet_prefix))
@@ -299,10 +307,10 @@ def test_temp_files_on_another_filesystem_than_the_lake(
         reqs = requests(200)
         archive(store, [r.body for r in reqs[:120]])
         archive(store, [r.body for r in reqs[100:]])  # 20 redelivered
-        analytics = Analytics(store, tmp_path / "cache", threads=2)
+        analytics = Analytics(store, DuckDBEngine(), tmp_path / "cache", threads=2)
 
         assert analytics.summary(Filters()).requests == len(reqs)
-        report = LakeCompactor(store).compact()
+        report = LakeCompactor(store, DuckDBEngine()).compact()
         assert (report.events, report.duplicates_dropped) == (len(reqs), 20)
         assert analytics.summary(Filters()).requests == len(reqs)
         assert list(scratch.iterdir()) == []  # every temporary file cleaned up
@@ -317,7 +325,7 @@ def test_batches_read_in_place_or_copied_count_the_same(
     """Large batches of the embedded store are read where they lie, small ones gathered."""
     monkeypatch.setattr(lake_files, "IN_PLACE_BYTES", in_place_bytes)
     store = LocalBlobStore(tmp_path / "lake", BASE_URL, SIGNER)
-    analytics = Analytics(store, tmp_path / "cache", threads=2)
+    analytics = Analytics(store, DuckDBEngine(), tmp_path / "cache", threads=2)
     reqs = requests(400)
     start = 0
     for size in (1, 5, 30, 60, 2, 100, 3, 199):  # files of 1 to 9 lines, one per hour
@@ -332,7 +340,7 @@ def test_batches_read_in_place_or_copied_count_the_same(
         return {str(r.day): (r.requests, r.unique_users, r.unique_images) for r in rows}
 
     assert days() == expected
-    report = LakeCompactor(store).compact()
+    report = LakeCompactor(store, DuckDBEngine()).compact()
     assert (report.events, report.duplicates_dropped) == (len(reqs), 62)
     assert days() == expected
     assert parquet_rows(store) == len(reqs)
@@ -389,7 +397,7 @@ def test_storing_parts_overlaps_duckdb_work_which_never_exceeds_threads(
                 running -= 1
 
     monkeypatch.setattr(lake, "_write_part", counted)
-    report = LakeCompactor(store, threads=threads).compact()
+    report = LakeCompactor(store, DuckDBEngine(), threads=threads).compact()
 
     assert report.events == len(reqs) and len(report.compacted) == days > 2 * threads
     assert most == threads

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from imagelake.adapters.aws_clients import client
-from imagelake.adapters.s3 import S3BlobStore
-from imagelake.services.analytics import Analytics, Filters
-from imagelake.services.lake import LakeCompactor
+from imagelake.adapters.aws.clients import client
+from imagelake.adapters.aws.s3 import S3BlobStore
+from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
+from imagelake.lake.analytics import Analytics, Filters
+from imagelake.lake.compaction import LakeCompactor
 from tests.lake_rig import archive, by_day, image_counts, requests
 
 
@@ -27,11 +28,11 @@ def test_compaction_and_queries_on_s3(s3: Any, tmp_path: Path) -> None:
     reqs = requests(300)
     archive(lake, [r.body for r in reqs[:200]])
     archive(lake, [r.body for r in reqs[150:]])  # 50 redelivered
-    analytics = Analytics(lake, tmp_path / "cache")
+    analytics = Analytics(lake, DuckDBEngine(), tmp_path / "cache")
     raw_days = analytics.by_day(Filters())
 
-    report = LakeCompactor(lake).compact()
-    again = LakeCompactor(lake).compact()
+    report = LakeCompactor(lake, DuckDBEngine()).compact()
+    again = LakeCompactor(lake, DuckDBEngine()).compact()
 
     assert report.events == len(reqs) and report.duplicates_dropped == 50
     assert again.compacted == [] and again.up_to_date == len(by_day(reqs))

@@ -20,16 +20,17 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from imagelake.adapters.aws_clients import client
-from imagelake.adapters.aws_provision import provision
-from imagelake.adapters.s3 import S3BlobStore
-from imagelake.adapters.sqs import SqsQueue
+from imagelake.adapters.aws.clients import client
+from imagelake.adapters.aws.provision import provision
+from imagelake.adapters.aws.s3 import S3BlobStore
+from imagelake.adapters.aws.sqs import SqsQueue
+from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
 from imagelake.aws import handlers, runtime
 from imagelake.bootstrap import Services
 from imagelake.config import Settings
+from imagelake.domain.errors import ImagelakeError, NotFound
 from imagelake.domain.images import ImageStatus
-from imagelake.errors import ImagelakeError, NotFound
-from imagelake.services.analytics import Analytics, Filters
+from imagelake.lake.analytics import Analytics, Filters
 from tests.integration.lambda_events import (
     CONTEXT,
     http_event,
@@ -306,7 +307,7 @@ def test_the_scheduled_compaction_fills_the_parquet_table(
         assert len(parts) == 1 and f"{folder}_manifest.json" in compacted, sorted(compacted)
         body = s3.get_object(Bucket=bucket, Key=parts[0])["Body"].read()
         assert pq.read_table(io.BytesIO(body)).num_rows == events  # what Athena's `events` reads
-    analytics = Analytics(S3BlobStore(s3, bucket), tmp_path / "query-cache")
+    analytics = Analytics(S3BlobStore(s3, bucket), DuckDBEngine(), tmp_path / "query-cache")
     assert {
         str(d.day): (d.requests, d.unique_users, d.unique_images)
         for d in analytics.by_day(Filters())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagelake.adapters.notifiers import SmtpNotifier, WebhookNotifier
+from imagelake.adapters.notify.channels import SmtpNotifier, WebhookNotifier
 from imagelake.domain.errors import BackendError
 from imagelake.ports import Notification
 from tests.e2e.service import free_port

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from imagelake.adapters.sqlite_queue import SqliteQueue
-from imagelake.errors import NotFound
+from imagelake.adapters.embedded.sqlite_queue import SqliteQueue
+from imagelake.domain.errors import NotFound
 from imagelake.ports import Message, Queue
 
 HIDDEN = 600.0  # seconds: longer than any test runs
@@ -234,7 +234,7 @@ def test_a_sent_message_survives_kill_9(tmp_path: Path) -> None:
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from imagelake.adapters.sqlite_queue import SqliteQueue\n"
+        "from imagelake.adapters.embedded.sqlite_queue import SqliteQueue\n"
         "SqliteQueue(Path(sys.argv[1]), 'q').send([b'kept'])\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )

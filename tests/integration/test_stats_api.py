@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from imagelake.services.lake import LakeCompactor
+from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
+from imagelake.lake.compaction import LakeCompactor
 from tests.lake_rig import Request, archive, by_day, image_counts, requests, user_counts
 from tests.unit.api_harness import Api, open_api
 
@@ -19,7 +20,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     with open_api(tmp_path) as api:
         lake = api.wired.container.archive
         archive(lake, [r.body for r in REQS[:250]])
-        LakeCompactor(lake).compact()
+        LakeCompactor(lake, DuckDBEngine()).compact()
         archive(lake, [r.body for r in REQS[200:]])  # some of it redelivered, not compacted
         yield api
 

@@ -40,18 +40,19 @@ from samtranslator.utils.py27hash_fix import (
     undo_mark_unicode_str_in_template,
 )
 
-from imagelake.adapters.aws_clients import client
-from imagelake.adapters.dynamodb import DynamoDBCatalog
-from imagelake.adapters.dynamodb_schema import TTL_ATTRIBUTE, Tables, table_specs
+from imagelake.adapters.aws.clients import client
+from imagelake.adapters.aws.dynamodb import DynamoDBCatalog
+from imagelake.adapters.aws.dynamodb_codec import TTL_ATTRIBUTE, Tables, table_specs
+from imagelake.adapters.aws.sqs import SqsQueue
+from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
 from imagelake.adapters.memory import MemoryBlobStore
-from imagelake.adapters.sqs import SqsQueue
 from imagelake.config import Settings
 from imagelake.domain.images import Image, utcnow
 from imagelake.domain.signing import Signer
+from imagelake.lake.archive import EventArchiver, receive
+from imagelake.lake.athena import PARQUET_TABLE, RAW_TABLE, athena_ddl
+from imagelake.lake.compaction import LakeCompactor
 from imagelake.ports import Message
-from imagelake.services.archive import EventArchiver, receive
-from imagelake.services.athena import PARQUET_TABLE, RAW_TABLE, athena_ddl
-from imagelake.services.lake import LakeCompactor
 from tests.lake_rig import archive, requests
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -251,7 +252,7 @@ def test_parquet_table_reads_what_compaction_writes() -> None:
     lake = MemoryBlobStore("http://imagelake.test", Signer(b"unused", ()))
     reqs = requests(3)  # 2021-07-10, closed hours
     archive(lake, [r.body for r in reqs])
-    LakeCompactor(lake).compact()
+    LakeCompactor(lake, DuckDBEngine()).compact()
     (key,) = [k for k in lake.list(f"{PARQUET_TABLE.prefix}/") if k.endswith(".parquet")]
 
     schema = pq.read_schema(io.BytesIO(lake.get(key)))

@@ -53,6 +53,9 @@ class FlakyBlobStore:
     def signed_url(self, key: str, ttl: int) -> str:
         return self.inner.signed_url(key, ttl)
 
+    def local_path(self, key: str) -> Path | None:
+        return self.inner.local_path(key)
+
 
 class FlakyStats:
     """Fails the next `failures` writes, and every write holding a record `poisoned` picks."""

@@ -6,11 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from imagelake.adapters.memory import MemoryBlobStore, MemoryCatalog, MemoryQueue
-from imagelake.adapters.notifiers import RecordingNotifier
+from imagelake.adapters.memory import MemoryBlobStore, MemoryCatalog, MemoryQueue, RecordingNotifier
 from imagelake.domain.signing import Signer
+from imagelake.lake.archive import RAW_PREFIX, EventArchiver
 from imagelake.ports import BlobStore, StatsCatalog
-from imagelake.services.archive import RAW_PREFIX, EventArchiver
 from imagelake.services.monitor import EventConsumer, StatsStore
 
 IMAGE_ID = "b9f08c7f-089e-4cbf-ba78-a89a6e586e86"

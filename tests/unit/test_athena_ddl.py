@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from imagelake.services.athena import PLACEHOLDER_LOCATION, athena_ddl, lake_location
+from imagelake.lake.athena import PLACEHOLDER_LOCATION, athena_ddl, lake_location
 
 
 def test_both_tables_project_their_partitions() -> None:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from imagelake.adapters import aws_clients
-from imagelake.adapters import dynamodb_schema as schema
-from imagelake.adapters.sns import subject_line
-from imagelake.adapters.sqs_messages import (
+from imagelake.adapters.aws import clients as aws_clients
+from imagelake.adapters.aws import dynamodb_codec as schema
+from imagelake.adapters.aws.sns import subject_line
+from imagelake.adapters.aws.sqs_codec import (
     BATCH,
     REDRIVE_REASON,
     chunks,
@@ -24,8 +24,8 @@ from imagelake.adapters.sqs_messages import (
     to_dead_letter,
     to_message,
 )
+from imagelake.domain.errors import BackendError, InvalidInput, NotFound
 from imagelake.domain.images import ApiKey, Image, ImageStatus
-from imagelake.errors import BackendError, InvalidInput, NotFound
 from imagelake.ports import Message
 
 T0 = datetime(2021, 7, 11, 9, 17, 13, tzinfo=UTC)

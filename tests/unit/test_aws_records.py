@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from imagelake.adapters.sqs_messages import encode_body
+from imagelake.adapters.aws.sqs_codec import encode_body
 from imagelake.aws.records import S3Object, s3_objects, sqs_records, to_message
 
 

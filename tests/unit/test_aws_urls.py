@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import boto3
 import pytest
 
-from imagelake.adapters.aws_clients import client_config
-from imagelake.adapters.s3 import MAX_PRESIGN_TTL, S3BlobStore
-from imagelake.errors import InvalidInput
+from imagelake.adapters.aws.clients import client_config
+from imagelake.adapters.aws.s3 import MAX_PRESIGN_TTL, S3BlobStore
+from imagelake.domain.errors import InvalidInput
 
 ENDPOINT = "http://127.0.0.1:9"  # the discard port: a request sent there would fail
 ACCESS_KEY = "AKIDEXAMPLE"

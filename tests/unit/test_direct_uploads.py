@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from imagelake.adapters.embedded.vips import VipsEngine
 from imagelake.adapters.memory import MemoryBlobStore, MemoryCatalog, MemoryQueue
-from imagelake.adapters.vips import VipsEngine
+from imagelake.domain.errors import InvalidInput, NotFound
 from imagelake.domain.images import ImageStatus
 from imagelake.domain.signing import Signer
-from imagelake.errors import InvalidInput, NotFound
 from imagelake.services.ingest import IngestService
 from imagelake.services.uploads import DirectUploads, incoming_upload_id
 from tests.photos import photo_bytes

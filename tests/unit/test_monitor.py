@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from imagelake.domain.errors import NotFound
-from imagelake.services.archive import original_bytes
+from imagelake.lake.archive import original_bytes
 from tests.unit.monitor_rig import DOCUMENTED, IMAGE_ID, Rig, event
 
 

@@ -12,13 +12,13 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
+from imagelake.adapters.embedded.vips import VipsEngine
 from imagelake.adapters.memory import MemoryCatalog, MemoryQueue
-from imagelake.adapters.vips import VipsEngine
 from imagelake.api.app import create_app
 from imagelake.bootstrap import build, services
 from imagelake.config import Settings
+from imagelake.domain.errors import Conflict, Forbidden, NotFound, UploadRejected
 from imagelake.domain.signing import Signer
-from imagelake.errors import Conflict, Forbidden, NotFound, UploadRejected
 from imagelake.services.ingest import IngestService
 from imagelake.services.uploads import DirectUploads
 from tests.photos import photo_bytes

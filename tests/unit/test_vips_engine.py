@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 import pyvips
 
-from imagelake.adapters.vips import VipsEngine
+from imagelake.adapters.embedded.vips import VipsEngine
+from imagelake.domain.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 from imagelake.domain.images import ThumbnailSpec
-from imagelake.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 from tests.photos import (
     decompression_bomb,
     encode,

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imagelake.adapters.memory import MemoryQueue
-from imagelake.adapters.notifying import NotifyingQueue
+from imagelake.adapters.waking_queue import WakingQueue
 from imagelake.bootstrap import Services, build, services
 from imagelake.config import Settings
 from imagelake.domain.errors import BackendError
 from imagelake.domain.images import ImageStatus
 from imagelake.ports import Message, Queue
-from imagelake.worker import IDLE_SLEEP, consume
+from imagelake.runtime.workers import IDLE_SLEEP, consume
 from tests.photos import photo_bytes
 from tests.unit.api_harness import MEMORY
 from tests.unit.faults import FlakyBlobStore
@@ -109,7 +109,7 @@ def test_events_still_run_between_jobs_once_their_time_is_due() -> None:
 
 def test_the_workers_hear_of_every_send_and_replay_that_queued_work() -> None:
     woken: list[str] = []
-    queue = NotifyingQueue(MemoryQueue("thumbnails"), lambda: woken.append("wake"))
+    queue = WakingQueue(MemoryQueue("thumbnails"), lambda: woken.append("wake"))
 
     queue.send([b"job one", b"job two"])
     queue.send([])
@@ -138,7 +138,7 @@ def test_an_idle_worker_naps_between_polls_and_a_busy_one_never() -> None:
     assert naps == [IDLE_SLEEP, IDLE_SLEEP]  # after each idle round only
 
 
-class AckFailsOnce(NotifyingQueue):
+class AckFailsOnce(WakingQueue):
     """The jobs queue, whose first ack fails as a backend would."""
 
     def __init__(self, inner: Queue) -> None:

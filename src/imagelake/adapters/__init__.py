@@ -1,1 +1,1 @@
-"""One module per backend; bootstrap.py picks them by URL scheme."""
+"""Backends, one package per family; each package's registries map URL schemes to factories."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from imagelake.api.deps import CallerDep, ServicesDep
 from imagelake.api.schemas import ErrorOut
 from imagelake.bootstrap import Lake, lake
-from imagelake.services.analytics import MAX_TOP, Filters, GroupBy, report_payload
+from imagelake.lake.analytics import MAX_TOP, Filters, GroupBy, report_payload
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 ERRORS: dict[int | str, dict[str, Any]] = {

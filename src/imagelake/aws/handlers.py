@@ -30,8 +30,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from imagelake.aws import runtime
 from imagelake.aws.records import s3_objects, sqs_records, to_message
-from imagelake.observability import flush_sentry
 from imagelake.ports import Message
+from imagelake.runtime.observability import flush_sentry
 
 Event = dict[str, Any]
 Step = Callable[[Sequence[Message]], tuple[list[Message], list[Message]]]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from imagelake.adapters.sqs_messages import decode_body
+from imagelake.adapters.aws.sqs_codec import decode_body
 from imagelake.ports import Message
 
 S3_TEST_EVENT = "s3:TestEvent"

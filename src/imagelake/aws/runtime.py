@@ -10,7 +10,7 @@ from mangum import Mangum
 from imagelake.bootstrap import Lake, Services, build, services
 from imagelake.bootstrap import lake as lake_services
 from imagelake.config import Settings
-from imagelake.observability import init_sentry, setup_logging
+from imagelake.runtime.observability import init_sentry, setup_logging
 
 
 @functools.cache

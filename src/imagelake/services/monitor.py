@@ -15,8 +15,8 @@ from typing import TypeVar
 from imagelake import metrics
 from imagelake.domain.errors import ImagelakeError, InvalidEvent
 from imagelake.domain.events import EventName, RequestRecord
+from imagelake.lake.archive import EventArchiver, Received, receive
 from imagelake.ports import Message, Notification, Notifier, Queue, StatsCatalog
-from imagelake.services.archive import EventArchiver, Received, receive
 from imagelake.services.retry import backoff_delay, retry_or_dead_letter
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,166 @@
+"""In-memory Catalog: real, thread-safe, and used by unit tests."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from imagelake.domain.errors import Conflict, InvalidInput, NotFound
+from imagelake.domain.events import ImageStats, RequestRecord
+from imagelake.domain.images import ApiKey, Image, ImageStatus
+
+
+class MemoryCatalog:
+    def __init__(self) -> None:
+        self._images: dict[str, Image] = {}
+        self._keys: dict[str, ApiKey] = {}
+        self._stats: dict[str, ImageStats] = {}
+        self._users: dict[str, set[str]] = {}
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add_image(self, image: Image) -> Image:
+        with self._lock:
+            existing = self._by_sha256(image.sha256)
+            if existing is not None:
+                return existing
+            if image.image_id in self._images:
+                raise Conflict(f"image {image.image_id} already exists")
+            self._images[image.image_id] = _copy(image)
+            return _copy(image)
+
+    def get_image(self, image_id: str) -> Image:
+        with self._lock:
+            if image_id not in self._images:
+                raise NotFound(f"no image {image_id}")
+            return _copy(self._images[image_id])
+
+    def find_by_sha256(self, sha256: str) -> Image | None:
+        with self._lock:
+            return self._by_sha256(sha256)
+
+    def save_image(self, image: Image) -> None:
+        with self._lock:
+            if image.image_id not in self._images:
+                raise NotFound(f"no image {image.image_id}")
+            other = self._by_sha256(image.sha256)
+            if other is not None and other.image_id != image.image_id:
+                raise Conflict(f"another image has sha256 {image.sha256}")
+            self._images[image.image_id] = _copy(image)
+
+    def delete_image(self, image_id: str) -> None:
+        with self._lock:
+            if self._images.pop(image_id, None) is None:
+                raise NotFound(f"no image {image_id}")
+
+    def list_images(self, limit: int, cursor: str | None) -> tuple[list[Image], str | None]:
+        if limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        after = _decode_cursor(cursor) if cursor else None
+        with self._lock:
+            ordered = sorted(self._images.values(), key=_newest_first, reverse=True)
+        if after is not None:
+            ordered = [i for i in ordered if _newest_first(i) < after]
+        page = [_copy(i) for i in ordered[:limit]]
+        more = len(ordered) > limit
+        return page, _encode_cursor(*_newest_first(page[-1])) if more else None
+
+    def images_with_status(self, status: ImageStatus, limit: int) -> list[Image]:
+        with self._lock:
+            matching = [i for i in self._images.values() if i.status == status]
+        return [_copy(i) for i in sorted(matching, key=_newest_first)[:limit]]
+
+    def add_key(self, key: ApiKey) -> None:
+        with self._lock:
+            if key.key_id in self._keys or self._find_key(key.key_hash):
+                raise Conflict(f"API key {key.key_id} already exists")
+            self._keys[key.key_id] = dataclasses.replace(key, created_at=_utc(key.created_at))
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        with self._lock:
+            return self._find_key(key_hash)
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._lock:
+            return sorted(self._keys.values(), key=lambda k: (k.created_at, k.key_id))
+
+    def revoke_key(self, key_id: str) -> None:
+        with self._lock:
+            if key_id not in self._keys:
+                raise NotFound(f"no API key {key_id}")
+            self._keys[key_id] = dataclasses.replace(self._keys[key_id], revoked=True)
+
+    def record_requests(self, records: Sequence[RequestRecord]) -> int:
+        new = 0
+        with self._lock:
+            for record in records:
+                if record.key in self._seen:
+                    continue
+                self._seen.add(record.key)
+                new += 1
+                self._count(record)
+        return new
+
+    def get_stats(self, image_id: str) -> ImageStats:
+        with self._lock:
+            if image_id not in self._stats:
+                raise NotFound(f"no requests recorded for image {image_id}")
+            return self._stats[image_id]
+
+    def close(self) -> None:
+        pass
+
+    def _count(self, record: RequestRecord) -> None:
+        at = _utc(record.timestamp)
+        users = self._users.setdefault(record.image_id, set())
+        users.add(record.user_id)
+        old = self._stats.get(record.image_id)
+        if old is None:
+            old = ImageStats(record.image_id, 0, 0, at, at, record.user_id)
+        latest = max((old.last_requested_at, old.last_user_id), (at, record.user_id))
+        self._stats[record.image_id] = ImageStats(
+            image_id=record.image_id,
+            request_count=old.request_count + 1,
+            unique_users=len(users),
+            first_requested_at=min(old.first_requested_at, at),
+            last_requested_at=latest[0],
+            last_user_id=latest[1],
+        )
+
+    def _by_sha256(self, sha256: str) -> Image | None:
+        found = next((i for i in self._images.values() if i.sha256 == sha256), None)
+        return None if found is None else _copy(found)
+
+    def _find_key(self, key_hash: str) -> ApiKey | None:
+        return next((k for k in self._keys.values() if k.key_hash == key_hash), None)
+
+
+def _utc(at: datetime) -> datetime:
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _copy(image: Image) -> Image:
+    """A private copy, in UTC like every other catalog returns."""
+    return dataclasses.replace(
+        image, created_at=_utc(image.created_at), thumbnails=dict(image.thumbnails)
+    )
+
+
+def _newest_first(image: Image) -> tuple[datetime, str]:
+    return _utc(image.created_at), image.image_id
+
+
+def _encode_cursor(created_at: datetime, image_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{image_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created_at, image_id = base64.urlsafe_b64decode(cursor).decode().split("|", 1)
+        return _utc(datetime.fromisoformat(created_at)), image_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("invalid cursor") from None

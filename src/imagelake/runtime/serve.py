@@ -1,0 +1,117 @@
+"""Process-level entrypoints: the server, the workers, a one-shot set of services."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from rich.console import Console
+
+from imagelake.bootstrap import Container, Services, build, services
+from imagelake.config import Settings
+from imagelake.runtime.gc_tuning import tune_for_throughput
+from imagelake.runtime.observability import init_sentry, setup_logging
+from imagelake.runtime.workers import Periodic, WorkerPool
+
+
+@contextmanager
+def open_services(
+    settings: Settings, on_send: Callable[[], None] | None = None
+) -> Iterator[Services]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    container = build(settings, on_send)
+    try:
+        yield services(container)
+    finally:
+        container.close()
+
+
+def _banner(settings: Settings, token: str | None) -> None:
+    out = Console(highlight=False)
+    base = settings.base_url
+    out.print(
+        f"\n[bold green]imagelake[/] is running on [bold]{base}[/] "
+        f"(API docs: {base}/docs, dashboard: {base}/)"
+    )
+    auth = ""
+    if settings.auth == "on":
+        if token:
+            out.print(
+                "First start: an API key was created for user [bold]admin[/]. "
+                "It is shown only once:"
+            )
+            out.print(f"  [bold yellow]{token}[/]")
+            auth = f'-H "Authorization: Bearer {token}" '
+        else:
+            out.print("Use an API key (`imagelake keys create --user NAME` makes one).")
+            auth = '-H "Authorization: Bearer $IMAGELAKE_API_KEY" '
+    out.print("Upload a photo:")
+    out.print(
+        f"  curl {auth}-H 'Content-Type: image/jpeg' --data-binary @photo.jpg {base}/images",
+        soft_wrap=True,
+    )
+    out.print("Then fetch it: curl " + auth + f"{base}/images/IMAGE_ID\n", soft_wrap=True)
+
+
+def run_server(settings: Settings) -> None:
+    import uvicorn
+
+    from imagelake.api.app import create_app
+
+    setup_logging()
+    init_sentry(settings, "api")
+    pool = WorkerPool(settings, settings.workers)
+    with open_services(settings, on_send=pool.wake) as wired:
+        token = None
+        if settings.auth == "on" and not wired.keys.has_keys():
+            _, token = wired.keys.create("admin")
+        wired.thumbnails.recover()
+        pool.start()
+        compaction = lake_compaction(wired.container)
+        compaction.start()
+        _banner(settings, token)
+        app = create_app(wired)
+        tune_for_throughput()
+        try:
+            uvicorn.run(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                timeout_graceful_shutdown=5,
+            )
+        finally:
+            compaction.stop()
+            pool.stop()
+
+
+def lake_compaction(container: Container) -> Periodic:
+    """Compaction of the lake's closed hours, every lake_compact_interval seconds."""
+    from imagelake.bootstrap import lake
+
+    compactor = lake(container, threads=1).compactor  # one core: the API and workers come first
+    interval = container.settings.lake_compact_interval
+    return Periodic(compactor.compact, interval, "imagelake-lake-compaction")
+
+
+def run_workers(settings: Settings) -> None:
+    setup_logging()
+    pool = WorkerPool(settings, max(1, settings.workers))
+    done = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    pool.start()
+    container = build(settings)
+    compaction = lake_compaction(container)
+    compaction.start()
+    done.wait()
+    compaction.stop()
+    container.close()
+    pool.stop()
