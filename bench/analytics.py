@@ -31,9 +31,10 @@ from bench._lake_data import Shape, generate
 from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
 from imagelake.adapters.embedded.files import LocalBlobStore
 from imagelake.domain.signing import Signer
-from imagelake.lake.analytics import Analytics, Filters
+from imagelake.lake.analytics import Analytics
 from imagelake.lake.compaction import LakeCompactor
 from imagelake.lake.files import RAW_COLUMNS
+from imagelake.lake.reports import Filters
 
 DATA = Path(__file__).parent / ".data" / "analytics"
 COMPACTION_TARGET = 1_000_000  # events/s

@@ -35,8 +35,9 @@ from imagelake.adapters.aws.s3 import S3BlobStore
 from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
 from imagelake.adapters.embedded.files import LocalBlobStore
 from imagelake.domain.signing import Signer
-from imagelake.lake.analytics import Analytics, Filters
+from imagelake.lake.analytics import Analytics
 from imagelake.lake.compaction import LakeCompactor
+from imagelake.lake.reports import Filters
 
 TOP_IMAGES = (
     "SELECT image_id, count(*) AS n, count(DISTINCT user_id) FROM parts "

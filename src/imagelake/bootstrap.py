@@ -26,12 +26,14 @@ from imagelake.ports import (
     Queue,
 )
 from imagelake.services.api_keys import KeyService
+from imagelake.services.files import SignedFiles
 from imagelake.services.image_requests import RequestRecorder
 from imagelake.services.images import ImageService
 from imagelake.services.ingest import IngestService
 from imagelake.services.intake import EventIntake
 from imagelake.services.jobs import ThumbnailJobConsumer
 from imagelake.services.monitor import EventConsumer, StatsStore
+from imagelake.services.operations import QueueOperations
 from imagelake.services.thumbnails import ThumbnailService
 from imagelake.services.uploads import DirectUploads
 
@@ -126,8 +128,18 @@ def build(settings: Settings, on_send: Callable[[], None] | None = None) -> Cont
 
 
 @dataclass
+class Lake:
+    compactor: LakeCompactor
+    analytics: Analytics
+
+
+@dataclass
 class Services:
-    container: Container
+    container: Container  # for tests and tools that inspect state; routes use services
+    settings: Settings
+    lake: Lake
+    files: SignedFiles
+    operations: QueueOperations
     ingest: IngestService
     images: ImageService
     thumbnails: ThumbnailService
@@ -143,49 +155,66 @@ def services(c: Container) -> Services:
     """The use cases wired over a container's ports."""
     s = c.settings
     thumbnails = ThumbnailService(
-        c.blobs,
-        c.thumbnails,
-        c.catalog,
-        c.engine,
-        s.thumbnail_spec,
-        c.jobs,
-        c.events,
-        c.notifier,
+        blobs=c.blobs,
+        thumbnails=c.thumbnails,
+        catalog=c.catalog,
+        engine=c.engine,
+        spec=s.thumbnail_spec,
+        jobs=c.jobs,
+        events=c.events,
+        notifier=c.notifier,
         notify_ready=s.notify_on == "all",
         url_ttl=s.url_ttl,
     )
-    ingest = IngestService(c.blobs, c.catalog, c.jobs, c.events, c.engine, s.max_pixels)
+    ingest = IngestService(
+        blobs=c.blobs,
+        catalog=c.catalog,
+        jobs=c.jobs,
+        events=c.events,
+        engine=c.engine,
+        max_pixels=s.max_pixels,
+    )
     return Services(
         container=c,
+        settings=s,
+        lake=lake(c),
+        files=SignedFiles(signer=c.signer, originals=c.blobs, thumbnails=c.thumbnails),
+        operations=QueueOperations(events=c.events, jobs=c.jobs),
         ingest=ingest,
-        uploads=DirectUploads(c.blobs, ingest, s.max_upload_bytes, s.url_ttl),
+        uploads=DirectUploads(
+            blobs=c.blobs, ingest=ingest, max_bytes=s.max_upload_bytes, ttl=s.url_ttl
+        ),
         images=ImageService(
-            c.blobs, c.thumbnails, c.catalog, c.events, s.thumbnail_spec, s.url_ttl, s.max_url_ttl
+            blobs=c.blobs,
+            thumbnails=c.thumbnails,
+            catalog=c.catalog,
+            events=c.events,
+            spec=s.thumbnail_spec,
+            url_ttl=s.url_ttl,
+            max_url_ttl=s.max_url_ttl,
         ),
         thumbnails=thumbnails,
         keys=KeyService(c.catalog),
         thumbnail_jobs=ThumbnailJobConsumer(
-            c.jobs, thumbnails, s.max_receives, s.retry_base_delay, s.visibility_timeout
+            jobs=c.jobs,
+            service=thumbnails,
+            max_receives=s.max_receives,
+            base_delay=s.retry_base_delay,
+            visibility_timeout=s.visibility_timeout,
         ),
         requests=RequestRecorder(c.events),
         intake=EventIntake(c.events),
         monitor=EventConsumer(
-            c.events,
-            EventArchiver(c.archive),
-            StatsStore(c.catalog),
-            c.notifier,
+            events=c.events,
+            archiver=EventArchiver(c.archive),
+            stats=StatsStore(c.catalog),
+            notifier=c.notifier,
             batch_size=s.event_batch_size,
             max_receives=s.max_receives,
             base_delay=s.retry_base_delay,
             visibility_timeout=s.visibility_timeout,
         ),
     )
-
-
-@dataclass
-class Lake:
-    compactor: LakeCompactor
-    analytics: Analytics
 
 
 def lake(c: Container, threads: int | None = None) -> Lake:
@@ -195,3 +224,34 @@ def lake(c: Container, threads: int | None = None) -> Lake:
         LakeCompactor(c.archive, c.lake_engine, threads),
         Analytics(c.archive, c.lake_engine, cache, threads),
     )
+
+
+PROVISIONERS: dict[str, Callable[[BackendSpec], list[str]]] = aws.PROVISIONERS
+
+
+def provision(settings: Settings) -> list[str]:
+    """Create the buckets, tables, queues and topic the settings name, idempotently; one line
+    per resource on what was done."""
+    spec = BackendSpec(url="", max_receives=settings.max_receives, public_origin="")
+    specs = [
+        # Browsers upload into the blobs store only: no other store gets a CORS rule.
+        replace(spec, url=settings.blobs_url, public_origin=settings.public_url.rstrip("/") or "*"),
+        replace(spec, url=settings.thumbnails_url),
+        replace(spec, url=settings.archive_url),
+        replace(spec, url=settings.catalog_url),
+        replace(spec, url=settings.queue_url, name=EVENTS_QUEUE_NAME),
+        replace(spec, url=settings.jobs_queue_url, name=JOBS_QUEUE_NAME),
+        replace(spec, url=settings.notify),
+    ]
+    # A URL's scheme and host name the bucket, table prefix, queue or topic: each is made
+    # once, by the first spec naming it (stores sharing the blobs bucket share its CORS).
+    todo: dict[tuple[str, str], BackendSpec] = {}
+    for each in specs:
+        where = urlsplit(each.url)
+        if where.scheme in PROVISIONERS:
+            todo.setdefault((where.scheme, where.netloc), each)
+    done = [line for (scheme, _), each in todo.items() for line in PROVISIONERS[scheme](each)]
+    if done:
+        return done
+    *others, last = (f"{scheme}://" for scheme in PROVISIONERS)
+    return [f"nothing to do: no {', '.join(others)} or {last} backend configured"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,30 +13,18 @@ import httpx
 import pytest
 
 from imagelake.adapters.aws.clients import client
+from tests.aws_env import deployment_env, unique_name
 from tests.e2e.service import Service
 from tests.photos import photo_bytes
 
 SIZES = ("128", "256")
 
 
-def aws_env(prefix: str) -> dict[str, str]:
-    return {
-        "IMAGELAKE_BLOBS": f"s3://{prefix}-originals",
-        "IMAGELAKE_THUMBNAILS": f"s3://{prefix}-thumbnails",
-        "IMAGELAKE_ARCHIVE": f"s3://{prefix}-lake",
-        "IMAGELAKE_CATALOG": f"dynamodb://{prefix}",
-        "IMAGELAKE_QUEUE": f"sqs://{prefix}-observer",
-        "IMAGELAKE_JOBS_QUEUE": f"sqs://{prefix}-thumbnails",
-        "IMAGELAKE_NOTIFY": f"sns://arn:aws:sns:us-east-1:123456789012:{prefix}-alerts",
-        "IMAGELAKE_THUMBNAIL_SIZES": ",".join(SIZES),
-        "IMAGELAKE_MAX_RECEIVES": "2",
-    }
-
-
 @pytest.fixture
 def aws_service(aws_endpoint: str, tmp_path: Path) -> Iterator[Service]:
-    prefix = f"e2e{uuid.uuid4().hex[:12]}"
-    svc = Service(tmp_path / "data", extra_env=aws_env(prefix), workers=1)
+    prefix = unique_name("e2e", 12)
+    env = deployment_env(prefix, thumbnail_sizes=",".join(SIZES), max_receives="2")
+    svc = Service(tmp_path / "data", extra_env=env, workers=1)
     svc.data_dir.mkdir(parents=True)
     provisioned = svc.cli("aws", "provision")
     assert provisioned.returncode == 0, provisioned.stderr.decode()

@@ -4,42 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imagelake.adapters.aws.clients import client, region
+from imagelake.adapters.aws.clients import region
+from tests.aws_env import ACCOUNT
 
 CONTEXT = LambdaContext()
-ACCOUNT = "123456789012"  # moto's
-
-
-def queue_url(name: str) -> str:
-    url: str = client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
-    return url
-
-
-def receive_raw(
-    queue: str, count: int, timeout: float = 20, hide: int = 60
-) -> list[dict[str, Any]]:
-    """At least count messages off the queue, exactly as SQS hands them to Lambda's poller."""
-    messages: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while len(messages) < count and time.monotonic() < deadline:
-        response = client("sqs").receive_message(
-            QueueUrl=queue_url(queue),
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=hide,
-            WaitTimeSeconds=1,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        messages.extend(response.get("Messages", []))
-    assert len(messages) >= count, f"{len(messages)} of {count} messages arrived on {queue}"
-    return messages
 
 
 def sqs_records(queue: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

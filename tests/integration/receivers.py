@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from aiosmtpd.controller import Controller
 
-from tests.e2e.service import free_port
+from tests.moto_server import free_port
 
 T = TypeVar("T")
 

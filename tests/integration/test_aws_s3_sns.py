@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from imagelake.adapters.aws.s3 import MiB, S3BlobStore
 from imagelake.adapters.aws.sns import SnsNotifier
 from imagelake.domain.errors import BackendError
 from imagelake.ports import Notification
+from tests.aws_env import receive_raw, subscribe_queue, topic_arn, unique_name
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def s3(aws_endpoint: str) -> Any:
 
 @pytest.fixture
 def store(s3: Any) -> S3BlobStore:
-    bucket = f"test-{uuid.uuid4().hex[:20]}"
+    bucket = unique_name("test", 20)
     s3.create_bucket(Bucket=bucket)
     return S3BlobStore(s3, bucket, prefix="p")
 
@@ -61,25 +61,23 @@ def test_presigned_post_uploads_from_a_form(store: S3BlobStore) -> None:
 
 
 def test_a_missing_bucket_is_a_backend_error_not_a_missing_blob(s3: Any) -> None:
-    store = S3BlobStore(s3, f"missing-{uuid.uuid4().hex[:16]}")
+    store = S3BlobStore(s3, unique_name("missing"))
 
     with pytest.raises(BackendError, match="NoSuchBucket"):
         store.get("a.jpg")
 
 
 def test_notification_reaches_a_subscribed_queue(aws_endpoint: str) -> None:
-    sns, sqs = client("sns"), client("sqs")
-    topic = sns.create_topic(Name=f"test-{uuid.uuid4().hex[:16]}")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName=f"test-{uuid.uuid4().hex[:16]}")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    topic = client("sns").create_topic(Name=unique_name("test"))["TopicArn"]
+    inbox = unique_name("test")
+    subscribe_queue(topic, inbox)
 
-    SnsNotifier(sns, topic).notify(
+    SnsNotifier(client("sns"), topic).notify(
         Notification("Dead letter\nin events", "1 event failed", data={"reason": "bad JSON"})
     )
 
-    received = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5)["Messages"]
-    envelope = json.loads(received[0]["Body"])
+    (received,) = receive_raw(inbox, 1)
+    envelope = json.loads(received["Body"])
     assert envelope["Subject"] == "Dead letter in events"
     assert json.loads(envelope["Message"]) == {
         "message": "1 event failed",
@@ -89,7 +87,7 @@ def test_notification_reaches_a_subscribed_queue(aws_endpoint: str) -> None:
 
 
 def test_publishing_to_a_missing_topic_is_a_backend_error(aws_endpoint: str) -> None:
-    notifier = SnsNotifier(client("sns"), "arn:aws:sns:us-east-1:123456789012:missing")
+    notifier = SnsNotifier(client("sns"), topic_arn("missing"))
 
     with pytest.raises(BackendError):
         notifier.notify(Notification("subject", "message"))

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from imagelake.adapters.aws import provision as aws_provision
 from imagelake.adapters.aws.clients import client
 from imagelake.adapters.aws.dynamodb import DynamoDBCatalog
 from imagelake.adapters.aws.sqs import SqsQueue
 from imagelake.adapters.aws.sqs_codec import REDRIVE_REASON
+from imagelake.bootstrap import provision
 from imagelake.config import Settings
 from imagelake.domain.errors import BackendError
 from imagelake.domain.events import RequestRecord
@@ -165,8 +165,8 @@ def settings(tmp_path: Path, **changes: Any) -> Settings:
 def test_provision_creates_everything_configured_once(aws_endpoint: str, tmp_path: Path) -> None:
     config = settings(tmp_path)
 
-    first = aws_provision.provision(config)
-    second = aws_provision.provision(config)
+    first = provision(config)
+    second = provision(config)
 
     assert sum("created" in line for line in first) == 2 + 5 + 4  # buckets, tables, queues
     assert not any("created" in line for line in second)
@@ -178,6 +178,6 @@ def test_provision_creates_everything_configured_once(aws_endpoint: str, tmp_pat
 
 
 def test_provision_with_embedded_backends_has_nothing_to_do(tmp_path: Path) -> None:
-    assert aws_provision.provision(Settings(data_dir=tmp_path)) == [
+    assert provision(Settings(data_dir=tmp_path)) == [
         "nothing to do: no s3://, dynamodb://, sqs:// or sns:// backend configured"
     ]

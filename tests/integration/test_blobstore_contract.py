@@ -1,4 +1,4 @@
-"""The BlobStore contract, run over every backend in BACKENDS."""
+"""The BlobStore contract, run over every backend in conftest.BLOB_STORES."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Catalog contract, run over every backend in BACKENDS."""
+"""The Catalog contract, run over every backend in conftest.CATALOGS."""
 
 from __future__ import annotations
 

@@ -19,13 +19,10 @@ from imagelake.adapters.memory import MemoryBlobStore
 from imagelake.domain.errors import InvalidInput
 from imagelake.lake import compaction as lake
 from imagelake.lake import files as lake_files
-from imagelake.lake.analytics import (
-    Analytics,
-    Filters,
-    GroupBy,
-)
+from imagelake.lake.analytics import Analytics
 from imagelake.lake.compaction import LakeCompactor
 from imagelake.lake.layout import Manifest, Partition
+from imagelake.lake.reports import Filters, GroupBy
 from imagelake.ports import BlobStore
 from tests.integration.conftest import BASE_URL, SIGNER
 from tests.lake_rig import archive, by_day, image_counts, payload, requests, user_counts

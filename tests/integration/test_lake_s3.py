@@ -11,8 +11,9 @@ import pytest
 from imagelake.adapters.aws.clients import client
 from imagelake.adapters.aws.s3 import S3BlobStore
 from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
-from imagelake.lake.analytics import Analytics, Filters
+from imagelake.lake.analytics import Analytics
 from imagelake.lake.compaction import LakeCompactor
+from imagelake.lake.reports import Filters
 from tests.lake_rig import archive, by_day, image_counts, requests
 
 

@@ -21,22 +21,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from imagelake.adapters.aws.clients import client
-from imagelake.adapters.aws.provision import provision
 from imagelake.adapters.aws.s3 import S3BlobStore
 from imagelake.adapters.aws.sqs import SqsQueue
 from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
 from imagelake.aws import handlers, runtime
-from imagelake.bootstrap import Services
+from imagelake.bootstrap import Services, provision
 from imagelake.config import Settings
 from imagelake.domain.errors import ImagelakeError, NotFound
 from imagelake.domain.images import ImageStatus
-from imagelake.lake.analytics import Analytics, Filters
+from imagelake.lake.analytics import Analytics
+from imagelake.lake.reports import Filters
+from tests.aws_env import deployment_env, queue_arn, receive_raw, subscribe_queue, unique_name
 from tests.integration.lambda_events import (
     CONTEXT,
     http_event,
     json_body,
-    queue_url,
-    receive_raw,
     scheduled_event,
     sqs_event,
     sqs_records,
@@ -71,56 +70,37 @@ def deployment(
     aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[Deployment]:
     """What the template makes, made by `imagelake aws provision` plus the S3 notification."""
-    prefix = f"lh{uuid.uuid4().hex[:12]}"
-    env = {
-        "IMAGELAKE_DATA_DIR": str(tmp_path),
-        "IMAGELAKE_BLOBS": f"s3://{prefix}-originals",
-        "IMAGELAKE_THUMBNAILS": f"s3://{prefix}-thumbnails",
-        "IMAGELAKE_ARCHIVE": f"s3://{prefix}-lake",
-        "IMAGELAKE_CATALOG": f"dynamodb://{prefix}",
-        "IMAGELAKE_QUEUE": f"sqs://{prefix}-observer",
-        "IMAGELAKE_JOBS_QUEUE": f"sqs://{prefix}-thumbnails",
-        "IMAGELAKE_NOTIFY": f"sns://arn:aws:sns:us-east-1:123456789012:{prefix}-alerts",
-        "IMAGELAKE_THUMBNAIL_SIZES": "64,128",
-        "IMAGELAKE_MAX_RECEIVES": "3",
-        "IMAGELAKE_RETRY_BASE_DELAY": "0",
-    }
+    prefix = unique_name("lh", 12)
+    env = deployment_env(
+        prefix,
+        data_dir=str(tmp_path),
+        thumbnail_sizes="64,128",
+        max_receives="3",
+        retry_base_delay="0",
+    )
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     provision(Settings())
-    sqs, s3, sns = client("sqs"), client("s3"), client("sns")
-    SqsQueue(sqs, f"{prefix}-uploads").provision(max_receives=3)
-    s3.put_bucket_notification_configuration(
+    SqsQueue(client("sqs"), f"{prefix}-uploads").provision(max_receives=3)
+    client("s3").put_bucket_notification_configuration(
         Bucket=f"{prefix}-originals",
         NotificationConfiguration={
             "QueueConfigurations": [
                 {
-                    "QueueArn": _arn(f"{prefix}-uploads"),
+                    "QueueArn": queue_arn(f"{prefix}-uploads"),
                     "Events": ["s3:ObjectCreated:*"],
                     "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
                 }
             ]
         },
     )
-    sqs.create_queue(QueueName=f"{prefix}-inbox")
-    topic = env["IMAGELAKE_NOTIFY"].removeprefix("sns://")
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=_arn(f"{prefix}-inbox"))
+    subscribe_queue(env["IMAGELAKE_NOTIFY"].removeprefix("sns://"), f"{prefix}-inbox")
     runtime.wired.cache_clear()
     runtime.asgi.cache_clear()
-    runtime.lake.cache_clear()
     _, token = runtime.wired().keys.create("lambda-tester")
     yield Deployment(prefix, token)
     runtime.wired.cache_clear()
     runtime.asgi.cache_clear()
-    runtime.lake.cache_clear()
-
-
-def _arn(queue: str) -> str:
-    attributes = client("sqs").get_queue_attributes(
-        QueueUrl=queue_url(queue), AttributeNames=["QueueArn"]
-    )
-    arn: str = attributes["Attributes"]["QueueArn"]
-    return arn
 
 
 def requested(image_id: str, user: str) -> bytes:
@@ -326,7 +306,6 @@ def test_a_failed_compaction_is_logged_and_raised(
     missing = f"{deployment.prefix}-no-such-lake"
     monkeypatch.setenv("IMAGELAKE_ARCHIVE", f"s3://{missing}")
     runtime.wired.cache_clear()
-    runtime.lake.cache_clear()
 
     with caplog.at_level(logging.INFO), pytest.raises(ImagelakeError, match=missing):
         handlers.compact(scheduled_event(), CONTEXT)

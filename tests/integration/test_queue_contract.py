@@ -1,4 +1,4 @@
-"""The Queue contract, run over every backend in BACKENDS.
+"""The Queue contract, run over every backend in conftest.QUEUES.
 
 Nothing here asserts how long anything took. Waits are generous upper bounds: a test
 that needs a message back waits for it (receive with `wait`), and one that needs a

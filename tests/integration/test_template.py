@@ -23,7 +23,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -53,6 +52,7 @@ from imagelake.lake.archive import EventArchiver, receive
 from imagelake.lake.athena import PARQUET_TABLE, RAW_TABLE, athena_ddl
 from imagelake.lake.compaction import LakeCompactor
 from imagelake.ports import Message
+from tests.aws_env import queue_url, unique_name
 from tests.lake_rig import archive, requests
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -322,7 +322,7 @@ def test_the_compact_function_runs_on_a_schedule_and_touches_only_the_lake() -> 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -> None:
-    prefix = f"t{uuid.uuid4().hex[:10]}"
+    prefix = unique_name("t", 10)
     template = translated(ObserverMode=mode, ResourcePrefix=prefix)
     stack = create_stack(template, {"ObserverMode": mode, "ResourcePrefix": prefix})
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
@@ -341,7 +341,7 @@ def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -
 
     sqs = client("sqs")
     for queue in ("observer", "thumbnails", "uploads"):
-        url = sqs.get_queue_url(QueueName=f"{prefix}-{queue}")["QueueUrl"]
+        url = queue_url(f"{prefix}-{queue}")
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attributes["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"].endswith(f":{prefix}-{queue}-dlq")

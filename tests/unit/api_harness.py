@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from imagelake.api.app import create_app
 from imagelake.bootstrap import Services, build, services
 from imagelake.config import Settings
+from imagelake.ports import ImageEngine
 
 PUBLIC_URL = "http://imagelake.test"
 SIGNING_KEY = "unit-test-signing-key"
@@ -106,10 +107,15 @@ class Api:
 
 
 @contextmanager
-def open_api(tmp_path: Path, **overrides: Any) -> Iterator[Api]:
-    """A fresh service on in-memory adapters, an API key for it, and a client that sends it."""
+def open_api(tmp_path: Path, engine: ImageEngine | None = None, **overrides: Any) -> Iterator[Api]:
+    """A fresh service on in-memory adapters, an API key for it, and a client that sends it.
+
+    engine, if given, stands in for libvips (tests.unit.fakes.FakeImageEngine).
+    """
     settings = Settings(data_dir=tmp_path / "data", **{**MEMORY, **overrides})
     container = build(settings)
+    if engine is not None:
+        container.engine = engine
     wired = services(container)
     _, token = wired.keys.create("tester")
     client = TestClient(create_app(wired), headers={"Authorization": f"Bearer {token}"})

@@ -46,10 +46,10 @@ class Rig:
     @property
     def consumer(self) -> EventConsumer:
         return EventConsumer(
-            self.queue,
-            EventArchiver(self.archive_store or self.blobs),
-            StatsStore(self.stats_catalog or self.catalog),
-            self.notifier,
+            events=self.queue,
+            archiver=EventArchiver(self.archive_store or self.blobs),
+            stats=StatsStore(self.stats_catalog or self.catalog),
+            notifier=self.notifier,
             batch_size=self.batch_size,
             max_receives=MAX_RECEIVES,
             base_delay=0,  # retried messages come straight back

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from imagelake.config import Settings
-from tests.photos import photo_bytes
 from tests.unit.api_harness import MEMORY, Api, open_api
+from tests.unit.fakes import FakeImageEngine, png
+
+PHOTO = png(64, 48)
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    with open_api(tmp_path) as api:
+    with open_api(tmp_path, FakeImageEngine()) as api:
         yield api
 
 
@@ -41,7 +43,7 @@ def test_missing_or_wrong_keys_are_401_json(
         headers["Authorization"] = authorization
     api.client.headers.pop("Authorization")
 
-    reply = api.client.request(method, path, headers=headers, content=photo_bytes())
+    reply = api.client.request(method, path, headers=headers, content=PHOTO)
 
     assert reply.status_code == 401
     assert reply.headers["www-authenticate"] == "Bearer"
@@ -50,7 +52,7 @@ def test_missing_or_wrong_keys_are_401_json(
 
 
 def test_nothing_is_stored_for_an_unauthenticated_upload(api: Api) -> None:
-    api.client.post("/images", content=photo_bytes(), headers={"Authorization": "Bearer nope"})
+    api.client.post("/images", content=PHOTO, headers={"Authorization": "Bearer nope"})
 
     assert api.wired.container.catalog.list_images(10, None)[0] == []
     assert api.wired.container.jobs.depth() == 0
@@ -84,7 +86,7 @@ def test_health_and_metrics_need_no_key(api: Api, path: str) -> None:
 
 
 def test_uploads_record_the_caller_as_owner(api: Api) -> None:
-    image_id = api.upload(photo_bytes()).json()["image_id"]
+    image_id = api.upload(PHOTO).json()["image_id"]
 
     assert api.wired.container.catalog.get_image(image_id).owner == "tester"
 
@@ -93,9 +95,9 @@ def test_auth_off_lets_anyone_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("IMAGELAKE_AUTH", "off")
     assert Settings(**MEMORY).auth == "off"
 
-    with open_api(tmp_path) as api:
+    with open_api(tmp_path, FakeImageEngine()) as api:
         api.client.headers.pop("Authorization")
-        created = api.upload(photo_bytes())
+        created = api.upload(PHOTO)
         listed = api.client.get("/images")
 
     assert created.status_code == 201

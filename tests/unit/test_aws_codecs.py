@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -27,6 +27,9 @@ from imagelake.adapters.aws.sqs_codec import (
 from imagelake.domain.errors import BackendError, InvalidInput, NotFound
 from imagelake.domain.images import ApiKey, Image, ImageStatus
 from imagelake.ports import Message
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 T0 = datetime(2021, 7, 11, 9, 17, 13, tzinfo=UTC)
 
@@ -68,21 +71,20 @@ def test_batches_hold_at_most_ten_and_stay_under_the_size_limit() -> None:
     assert list(chunks([])) == []
 
 
-def raw_sqs(body: str, attributes: dict[str, Any], **system: str) -> dict[str, Any]:
-    system = {"ApproximateReceiveCount": "1", "SentTimestamp": "1626000000000"} | system
+def raw_sqs(body: str, attributes: dict[str, Any], receive_count: str = "1") -> MessageTypeDef:
     return {
         "MessageId": "m-1",
         "ReceiptHandle": "r-1",
         "Body": body,
         "MessageAttributes": attributes,
-        "Attributes": system,
+        "Attributes": {"ApproximateReceiveCount": receive_count, "SentTimestamp": "1626000000000"},
     }
 
 
 def test_message_from_sqs() -> None:
     text, attributes = encode_body(b"\xff")
 
-    message = to_message(raw_sqs(text, attributes, ApproximateReceiveCount="3"))
+    message = to_message(raw_sqs(text, attributes, receive_count="3"))
 
     assert message == Message("m-1", b"\xff", "r-1", 3, 1626000000.0)
 

@@ -39,13 +39,21 @@ def catalog() -> MemoryCatalog:
     return MemoryCatalog()
 
 
+def direct_uploads(store: PresigningMemoryStore, catalog: MemoryCatalog) -> DirectUploads:
+    ingest = IngestService(
+        blobs=store,
+        catalog=catalog,
+        jobs=MemoryQueue("jobs"),
+        events=MemoryQueue("events"),
+        engine=VipsEngine(max_pixels=50_000_000),
+        max_pixels=10**8,
+    )
+    return DirectUploads(blobs=store, ingest=ingest, max_bytes=MAX_BYTES, ttl=300)
+
+
 @pytest.fixture
 def uploads(store: PresigningMemoryStore, catalog: MemoryCatalog) -> DirectUploads:
-    engine = VipsEngine(max_pixels=50_000_000)
-    ingest = IngestService(
-        store, catalog, MemoryQueue("jobs"), MemoryQueue("events"), engine, 10**8
-    )
-    return DirectUploads(store, ingest, MAX_BYTES, ttl=300)
+    return direct_uploads(store, catalog)
 
 
 def test_an_uploaded_object_becomes_an_image_of_the_ticket_owner(

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from imagelake.codecs.event_json import parse_event
 from imagelake.domain.errors import CorruptImage, Forbidden, InvalidEvent, UnsupportedMediaType
 from imagelake.domain.events import (
     EventName,
     build_event,
     idempotency_key,
-    parse_event,
     validate_event,
 )
 from imagelake.domain.images import (

@@ -6,14 +6,9 @@ import json
 
 import pytest
 
+from imagelake.codecs.event_json import decode_payload, json_items, parse_event
 from imagelake.domain.errors import InvalidEvent
-from imagelake.domain.events import (
-    decode_payload,
-    json_items,
-    parse_event,
-    utc_isoformat,
-    validate_event,
-)
+from imagelake.domain.events import utc_isoformat, validate_event
 from tests.unit.monitor_rig import DOCUMENTED, event
 
 

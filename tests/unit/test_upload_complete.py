@@ -12,18 +12,16 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
-from imagelake.adapters.embedded.vips import VipsEngine
-from imagelake.adapters.memory import MemoryCatalog, MemoryQueue
+from imagelake.adapters.memory import MemoryCatalog
 from imagelake.api.app import create_app
 from imagelake.bootstrap import build, services
 from imagelake.config import Settings
 from imagelake.domain.errors import Conflict, Forbidden, NotFound, UploadRejected
 from imagelake.domain.signing import Signer
-from imagelake.services.ingest import IngestService
 from imagelake.services.uploads import DirectUploads
 from tests.photos import photo_bytes
 from tests.unit.api_harness import MEMORY, PUBLIC_URL
-from tests.unit.test_direct_uploads import MAX_BYTES, PresigningMemoryStore
+from tests.unit.test_direct_uploads import PresigningMemoryStore, direct_uploads
 
 
 class RacingStore(PresigningMemoryStore):
@@ -51,11 +49,7 @@ def catalog() -> MemoryCatalog:
 
 @pytest.fixture
 def uploads(store: RacingStore, catalog: MemoryCatalog) -> DirectUploads:
-    engine = VipsEngine(max_pixels=50_000_000)
-    ingest = IngestService(
-        store, catalog, MemoryQueue("jobs"), MemoryQueue("events"), engine, 10**8
-    )
-    return DirectUploads(store, ingest, MAX_BYTES, ttl=300)
+    return direct_uploads(store, catalog)
 
 
 def test_completing_ingests_the_upload_once_whoever_finishes_it(

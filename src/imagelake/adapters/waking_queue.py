@@ -1,5 +1,5 @@
 """A Queue that wakes someone whenever it was sent work: `imagelake serve` wakes its idle
-workers with it, instead of leaving a new job waiting for their next poll (~25 ms)."""
+workers with it, instead of leaving a new job waiting for their next poll."""
 
 from __future__ import annotations
 

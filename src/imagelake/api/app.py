@@ -34,5 +34,5 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes_system.router)
     app.include_router(routes_stats.router)
     routes_dashboard.install(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=services.container.settings.max_upload_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_upload_bytes)
     return app

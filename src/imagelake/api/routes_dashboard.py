@@ -53,7 +53,7 @@ def render(
 
 
 def signed_in(request: Request, services: Services) -> ApiKey | None:
-    if services.container.settings.auth == "off":
+    if services.settings.auth == "off":
         return ANONYMOUS
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -108,7 +108,7 @@ def login(
         context = {"next": target, "error": error}
         return render(request, "login.html", context, status_code=401)
     response = RedirectResponse(target, status_code=303)
-    set_session(response, request, token, services.container.settings.public_url)
+    set_session(response, request, token, services.settings.public_url)
     return response
 
 
@@ -147,7 +147,7 @@ def upload_page(request: Request, services: ServicesDep) -> Response:
     caller = signed_in(request, services)
     if caller is None:
         return to_login(request)
-    max_bytes = services.container.settings.max_upload_bytes
+    max_bytes = services.settings.max_upload_bytes
     context = {
         "caller": caller,
         "page": "upload",
@@ -169,10 +169,10 @@ def image_page(request: Request, services: ServicesDep, image_id: str) -> Respon
         return render(request, "error.html", context, status_code=404)
     urls = services.images.urls(image, services.images.ttl(None))
     try:
-        stats = services.container.catalog.get_stats(image.image_id)
+        stats = services.images.stats(image.image_id)
     except NotFound:
         stats = None  # never requested yet
-    sizes = services.container.settings.thumbnail_spec.sizes
+    sizes = services.settings.thumbnail_spec.sizes
     context = {"caller": caller, "page": "image", "d": views.detail(image, urls, sizes, stats)}
     return render(request, "image.html", context)
 

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from imagelake.api.deps import CallerDep, ServicesDep
-from imagelake.api.schemas import ErrorOut
+from imagelake.api.schemas import Accepted, ErrorOut, StatsOut
 
 router = APIRouter(tags=["events"])
-
-
-class Accepted(BaseModel):
-    accepted: int
-
-
-class StatsOut(BaseModel):
-    image_id: str
-    request_count: int
-    unique_users: int
-    first_requested_at: datetime
-    last_requested_at: datetime
-    last_user_id: str
 
 
 @router.post(
@@ -50,5 +34,5 @@ async def post_events(request: Request, services: ServicesDep, caller: CallerDep
 )
 def image_stats(image_id: str, services: ServicesDep, caller: CallerDep) -> StatsOut:
     """How often an image was requested, by how many users, and by whom last."""
-    stats = services.container.catalog.get_stats(image_id)
+    stats = services.images.stats(image_id)
     return StatsOut(**stats.__dict__)

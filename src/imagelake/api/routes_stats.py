@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
 
 from imagelake.api.deps import CallerDep, ServicesDep
-from imagelake.api.schemas import ErrorOut
-from imagelake.bootstrap import Lake, lake
-from imagelake.lake.analytics import MAX_TOP, Filters, GroupBy, report_payload
+from imagelake.api.schemas import ErrorOut, RequestsOut, SummaryOut
+from imagelake.lake.reports import MAX_TOP, Filters, GroupBy, report_payload
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -22,58 +20,8 @@ UntilQuery = Annotated[date | None, Query(description="Last day (UTC), inclusive
 ImageQuery = Annotated[str | None, Query(description="Only requests of this image")]
 
 
-class DayOut(BaseModel):
-    day: date
-    requests: int
-    unique_users: int
-    unique_images: int
-
-
-class ImageRankOut(BaseModel):
-    image_id: str
-    requests: int
-    unique_users: int
-    last_requested_at: datetime
-
-
-class UserRankOut(BaseModel):
-    user_id: str
-    requests: int
-    unique_images: int
-    last_requested_at: datetime
-
-
-class RequestsOut(BaseModel):
-    by: GroupBy
-    since: date | None
-    until: date | None
-    image_id: str | None
-    top: int | None
-    rows: list[DayOut] | list[ImageRankOut] | list[UserRankOut]
-
-
-class SummaryOut(BaseModel):
-    since: date | None
-    until: date | None
-    image_id: str | None
-    requests: int
-    images: int
-    users: int
-    first_request_at: datetime | None
-    last_request_at: datetime | None
-
-
-def _lake(request: Request, services: ServicesDep) -> Lake:
-    state = request.app.state
-    if getattr(state, "lake", None) is None:  # built on first use: it loads DuckDB
-        state.lake = lake(services.container)
-    built: Lake = state.lake
-    return built
-
-
 @router.get("/requests", response_model=RequestsOut, responses=ERRORS)
 def stats_requests(
-    request: Request,
     services: ServicesDep,
     caller: CallerDep,
     by: GroupBy = GroupBy.day,
@@ -84,13 +32,12 @@ def stats_requests(
 ) -> dict[str, Any]:
     """Requests per day, or the top images (with unique users) or top users."""
     filters = Filters(since, until, image_id)
-    rows = _lake(request, services).analytics.requests(by, filters, top)
+    rows = services.lake.analytics.requests(by, filters, top)
     return report_payload(by, filters, top, rows)
 
 
 @router.get("/summary", response_model=SummaryOut, responses=ERRORS)
 def stats_summary(
-    request: Request,
     services: ServicesDep,
     caller: CallerDep,
     since: SinceQuery = None,
@@ -99,7 +46,7 @@ def stats_summary(
 ) -> SummaryOut:
     """Total requests, distinct images and users, first and last request."""
     filters = Filters(since, until, image_id)
-    s = _lake(request, services).analytics.summary(filters)
+    s = services.lake.analytics.summary(filters)
     return SummaryOut(
         since=since,
         until=until,

@@ -12,12 +12,10 @@ router = APIRouter(tags=["system"])
 
 @router.get("/healthz")
 def healthz(services: ServicesDep) -> dict[str, object]:
-    c = services.container
-    return {"status": "ok", "queues": {"thumbnails": c.jobs.depth(), "events": c.events.depth()}}
+    return {"status": "ok", "queues": services.operations.depths()}
 
 
 @router.get("/metrics")
 def prometheus(services: ServicesDep) -> Response:
-    c = services.container
-    body = metrics.render(lambda: {"thumbnails": c.jobs.depth(), "events": c.events.depth()})
+    body = metrics.render(services.operations.depths)
     return Response(body, media_type=metrics.CONTENT_TYPE)

@@ -2,58 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from imagelake.api.deps import CallerDep, ServicesDep
-from imagelake.api.schemas import ErrorOut, ImageOut
-from imagelake.services.uploads import UploadStatus
+from imagelake.api.schemas import ErrorOut, ImageOut, UploadIn, UploadStatusOut, UploadTicketOut
 
 router = APIRouter(tags=["uploads"])
-
-
-class UploadIn(BaseModel):
-    content_type: str | None = Field(
-        None, description="The media type the form will send; default application/octet-stream"
-    )
-
-
-class UploadTicketOut(BaseModel):
-    upload_id: str
-    key: str
-    url: str = Field(description="POST a multipart form here: every field, then `file`")
-    fields: dict[str, str]
-    max_bytes: int
-    expires_at: datetime
-    status_url: str
-    complete_url: str = Field(description="POST here once the file is in: finishes the upload")
-
-
-class UploadStatusOut(BaseModel):
-    upload_id: str
-    status: str = Field(description="pending, accepted (see image_id) or rejected (see error)")
-    created_at: datetime
-    image_id: str | None
-    duplicate: bool
-    error: dict[str, str] | None
-
-    @classmethod
-    def of(cls, status: UploadStatus) -> UploadStatusOut:
-        error = None
-        if status.error_code:
-            error = {"code": status.error_code, "message": status.error_message or ""}
-        return cls(
-            upload_id=status.upload_id,
-            status=status.status,
-            created_at=datetime.fromisoformat(status.created_at),
-            image_id=status.image_id,
-            duplicate=status.duplicate,
-            error=error,
-        )
 
 
 @router.post(

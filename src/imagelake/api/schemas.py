@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from imagelake.domain.images import Image
+from imagelake.lake.reports import GroupBy
 from imagelake.services.images import ImageUrls
+from imagelake.services.uploads import UploadStatus
 
 
 class ImageOut(BaseModel):
@@ -62,3 +64,97 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class Accepted(BaseModel):
+    accepted: int
+
+
+class StatsOut(BaseModel):
+    image_id: str
+    request_count: int
+    unique_users: int
+    first_requested_at: datetime
+    last_requested_at: datetime
+    last_user_id: str
+
+
+class DayOut(BaseModel):
+    day: date
+    requests: int
+    unique_users: int
+    unique_images: int
+
+
+class ImageRankOut(BaseModel):
+    image_id: str
+    requests: int
+    unique_users: int
+    last_requested_at: datetime
+
+
+class UserRankOut(BaseModel):
+    user_id: str
+    requests: int
+    unique_images: int
+    last_requested_at: datetime
+
+
+class RequestsOut(BaseModel):
+    by: GroupBy
+    since: date | None
+    until: date | None
+    image_id: str | None
+    top: int | None
+    rows: list[DayOut] | list[ImageRankOut] | list[UserRankOut]
+
+
+class SummaryOut(BaseModel):
+    since: date | None
+    until: date | None
+    image_id: str | None
+    requests: int
+    images: int
+    users: int
+    first_request_at: datetime | None
+    last_request_at: datetime | None
+
+
+class UploadIn(BaseModel):
+    content_type: str | None = Field(
+        None, description="The media type the form will send; default application/octet-stream"
+    )
+
+
+class UploadTicketOut(BaseModel):
+    upload_id: str
+    key: str
+    url: str = Field(description="POST a multipart form here: every field, then `file`")
+    fields: dict[str, str]
+    max_bytes: int
+    expires_at: datetime
+    status_url: str
+    complete_url: str = Field(description="POST here once the file is in: finishes the upload")
+
+
+class UploadStatusOut(BaseModel):
+    upload_id: str
+    status: str = Field(description="pending, accepted (see image_id) or rejected (see error)")
+    created_at: datetime
+    image_id: str | None
+    duplicate: bool
+    error: dict[str, str] | None
+
+    @classmethod
+    def of(cls, status: UploadStatus) -> UploadStatusOut:
+        error = None
+        if status.error_code:
+            error = {"code": status.error_code, "message": status.error_message or ""}
+        return cls(
+            upload_id=status.upload_id,
+            status=status.status,
+            created_at=datetime.fromisoformat(status.created_at),
+            image_id=status.image_id,
+            duplicate=status.duplicate,
+            error=error,
+        )

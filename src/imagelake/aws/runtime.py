@@ -8,7 +8,6 @@ from aws_lambda_powertools import Logger
 from mangum import Mangum
 
 from imagelake.bootstrap import Lake, Services, build, services
-from imagelake.bootstrap import lake as lake_services
 from imagelake.config import Settings
 from imagelake.runtime.observability import init_sentry, setup_logging
 
@@ -31,10 +30,9 @@ def asgi() -> Mangum:
     return Mangum(create_app(wired()), lifespan="off")
 
 
-@functools.cache
 def lake() -> Lake:
-    """The event lake's services over the configured archive; loads DuckDB, so only on use."""
-    return lake_services(wired().container)
+    """The event lake's services over the configured archive (DuckDB loads on first query)."""
+    return wired().lake
 
 
 @functools.cache

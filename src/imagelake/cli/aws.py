@@ -17,7 +17,7 @@ def provision() -> None:
 
     For a dev account or an emulator; real deployments use deploy/template.yaml.
     """
-    from imagelake.adapters.aws.provision import provision as provision_all
+    from imagelake.bootstrap import provision as provision_all
     from imagelake.domain.errors import ImagelakeError
 
     try:

@@ -19,19 +19,13 @@ from rich.table import Table
 
 from imagelake.config import Settings
 from imagelake.domain.errors import ImagelakeError
+from imagelake.lake.reports import Filters, GroupBy, Summary, report_payload
 
 if TYPE_CHECKING:
     from imagelake.bootstrap import Lake
-    from imagelake.lake.analytics import Filters, Summary
 
 lake_app = typer.Typer(help="The event lake: compaction to Parquet, Athena tables.")
 err = Console(stderr=True, soft_wrap=True, highlight=False)
-
-
-class By(StrEnum):  # analytics.GroupBy's values; that module loads DuckDB, --help should not
-    day = "day"
-    image = "image"
-    user = "user"
 
 
 class Format(StrEnum):
@@ -119,7 +113,7 @@ def lake_athena_ddl(
 def report(
     since: SinceOpt = None,
     until: UntilOpt = None,
-    by: Annotated[By, typer.Option(help="Group requests by day, image or user")] = By.day,
+    by: Annotated[GroupBy, typer.Option(help="Group requests by day, image or user")] = GroupBy.day,
     top: Annotated[int, typer.Option(min=1, max=1000, help="Rows for --by image|user")] = 10,
     image: Annotated[str | None, typer.Option(help="Only requests of this image id")] = None,
     fmt: Annotated[
@@ -128,13 +122,12 @@ def report(
     ] = None,
 ) -> None:
     """Requests per day, top images (with unique users) or top users, from the event lake."""
-    from imagelake.lake.analytics import GroupBy, report_payload
 
     filters = _filters(since, until, image)
     fmt = fmt or (Format.table if sys.stdout.isatty() else Format.json)
     with _lake() as lake:
-        rows = lake.analytics.requests(GroupBy(by), filters, top)
-        payload = report_payload(GroupBy(by), filters, top, rows)
+        rows = lake.analytics.requests(by, filters, top)
+        payload = report_payload(by, filters, top, rows)
         summary = lake.analytics.summary(filters) if fmt == Format.table else None
     if summary is not None:
         _print_table(payload, summary)
@@ -145,7 +138,6 @@ def report(
 
 
 def _filters(since: str | None, until: str | None, image: str | None) -> Filters:
-    from imagelake.lake.analytics import Filters
 
     try:
         return Filters(_day(since), _day(until), image)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,18 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from imagelake.config import Settings
+from imagelake.services.operations import QueueName
 
 events_app = typer.Typer(help="The observer's event queue.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters: list, replay, purge.", no_args_is_help=True)
 err = Console(stderr=True)
 
 
-class QueueChoice(StrEnum):
-    events = "events"
-    thumbnails = "thumbnails"
-
-
-QueueOpt = Annotated[QueueChoice, typer.Option("--queue", help="Which queue's dead letters")]
+QueueOpt = Annotated[QueueName, typer.Option("--queue", help="Which queue's dead letters")]
 
 
 @events_app.command("send")
@@ -44,13 +39,13 @@ def events_send(
         else:
             bodies.append(data)
     with open_services(Settings()) as wired:
-        wired.container.events.send(bodies)
+        wired.operations.send_raw_events(bodies)
     err.print(f"sent {len(bodies)} payload(s)")
 
 
 @dlq_app.command("list")
 def dlq_list(
-    queue: QueueOpt = QueueChoice.events,
+    queue: QueueOpt = QueueName.events,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
     limit: int = 100,
 ) -> None:
@@ -58,8 +53,7 @@ def dlq_list(
     from imagelake.runtime.serve import open_services
 
     with open_services(Settings()) as wired:
-        q = wired.container.events if queue == "events" else wired.container.jobs
-        letters = q.dead_letters(limit)
+        letters = wired.operations.dead_letters(queue, limit)
     if as_json:
         for d in letters:
             row = {
@@ -85,7 +79,7 @@ def dlq_list(
 def dlq_replay(
     dead_letter_id: Annotated[str | None, typer.Argument(help="One id (see dlq list)")] = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead letter")] = False,
-    queue: QueueOpt = QueueChoice.events,
+    queue: QueueOpt = QueueName.events,
 ) -> None:
     """Put dead letters back on their queue."""
     from imagelake.runtime.serve import open_services
@@ -93,17 +87,15 @@ def dlq_replay(
     if bool(dead_letter_id) == replay_all:
         raise typer.BadParameter("give one ID or --all")
     with open_services(Settings()) as wired:
-        q = wired.container.events if queue == "events" else wired.container.jobs
-        count = q.replay(None if replay_all else dead_letter_id)
+        count = wired.operations.replay(queue, None if replay_all else dead_letter_id)
     err.print(f"replayed {count} dead letter(s)")
 
 
 @dlq_app.command("purge")
-def dlq_purge(queue: QueueOpt = QueueChoice.events) -> None:
+def dlq_purge(queue: QueueOpt = QueueName.events) -> None:
     """Delete every dead letter of the queue."""
     from imagelake.runtime.serve import open_services
 
     with open_services(Settings()) as wired:
-        q = wired.container.events if queue == "events" else wired.container.jobs
-        count = q.purge_dead_letters()
+        count = wired.operations.purge(queue)
     err.print(f"purged {count} dead letter(s)")

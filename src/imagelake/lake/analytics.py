@@ -1,19 +1,19 @@
 """Questions to the event lake: requests per day, top images, top users, a summary.
 
 Numbers are complete the moment an event is archived: every query reads the compacted
-parts plus the raw batches no part covers yet (see lake_query). Images and users are
-grouped by 63-bit fingerprints of their ids (4x cheaper than grouping strings); two ids
+parts plus the raw batches no part covers yet (see lake/plan.py). Images and users are
+grouped by 63-bit fingerprints of their ids (cheaper than grouping strings); two ids
 sharing one is about as likely as a 1-in-10^8 event at a million distinct ids.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,65 +25,21 @@ from imagelake.lake.files import (
 )
 from imagelake.lake.layout import LakeSnapshot, Manifest, snapshot
 from imagelake.lake.plan import Piece, Plan, open_plan, union
+from imagelake.lake.reports import (
+    MAX_TOP,
+    DayRow,
+    Filters,
+    GroupBy,
+    ImageRow,
+    Row,
+    Summary,
+    UserRow,
+)
 from imagelake.ports import BlobStore, LakeConnection, LakeEngine
 
 log = logging.getLogger(__name__)
-MAX_TOP = 1000
 MANIFESTS_KEPT = 50_000  # about 140 years of days
 T = TypeVar("T")
-
-
-class GroupBy(StrEnum):
-    day = "day"
-    image = "image"
-    user = "user"
-
-
-@dataclass(frozen=True)
-class DayRow:
-    day: date
-    requests: int
-    unique_users: int
-    unique_images: int
-
-
-@dataclass(frozen=True)
-class ImageRow:
-    image_id: str
-    requests: int
-    unique_users: int
-    last_requested_at: datetime
-
-
-@dataclass(frozen=True)
-class UserRow:
-    user_id: str
-    requests: int
-    unique_images: int
-    last_requested_at: datetime
-
-
-Row = DayRow | ImageRow | UserRow
-
-
-@dataclass(frozen=True)
-class Summary:
-    requests: int
-    images: int
-    users: int
-    first_request_at: datetime | None
-    last_request_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Filters:
-    since: date | None = None
-    until: date | None = None
-    image_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.since and self.until and self.since > self.until:
-            raise InvalidInput(f"since ({self.since}) is after until ({self.until})")
 
 
 BY_DAY = """
@@ -105,21 +61,6 @@ SELECT count(*), count(DISTINCT image_key), count(DISTINCT user_key),
 FROM events"""
 
 
-def report_payload(by: GroupBy, filters: Filters, top: int, rows: list[Row]) -> dict[str, Any]:
-    """The JSON shape of a report, shared by the CLI and GET /stats/requests."""
-    return {
-        "by": str(by),
-        "since": filters.since.isoformat() if filters.since else None,
-        "until": filters.until.isoformat() if filters.until else None,
-        "image_id": filters.image_id,
-        "top": None if by == GroupBy.day else top,
-        "rows": [
-            {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(row).items()}
-            for row in rows
-        ],
-    }
-
-
 class Analytics:
     def __init__(
         self, archive: BlobStore, engine: LakeEngine, cache_dir: Path, threads: int | None = None
@@ -128,8 +69,11 @@ class Analytics:
         self._engine = engine
         self._parts = PartFiles(archive, cache_dir)
         self._threads = threads
-        self._fingerprint = engine.fingerprint_probe()
         self._manifests: dict[str, Manifest] = {}
+
+    @functools.cached_property
+    def _fingerprint(self) -> int:
+        return self._engine.fingerprint_probe()  # on first use: it starts the engine
 
     def requests(self, by: GroupBy, filters: Filters, top: int = 10) -> list[Row]:
         """Requests per day (every day with requests), or the top images or users."""

@@ -44,7 +44,7 @@ def raw_sql(file_param: str) -> str:
 
 
 def fingerprint(column: str) -> str:
-    """A BIGINT standing in for a string id: grouping 10M of them is ~4x cheaper than strings.
+    """A BIGINT standing in for a string id: grouping integers is far cheaper than strings.
 
     DuckDB's hash() is only stable within a DuckDB version, so manifests record the engine's
     fingerprint_probe() and parts written by another version get theirs recomputed.
@@ -75,8 +75,8 @@ def _dedupe(hashed: str) -> str:
     """Common table expressions, then the SELECT: the rows of `hashed`, one per key.
 
     Duplicates are rare: candidates are found by the cheap 64-bit hash of the key and settled
-    by the key itself, while every other row passes straight through (3x cheaper than a
-    window over all rows).
+    by the key itself, while every other row passes straight through (no window over all
+    rows, which would sort every one of them).
     """
     keep = (
         'QUALIFY row_number() OVER (PARTITION BY key ORDER BY received_at, "timestamp", '
@@ -100,8 +100,8 @@ def gather(store: BlobStore, keys: Sequence[str], target: Path) -> list[str]:
     """Local JSONL files holding the raw batches `keys`, for one read_json.
 
     A file-backed store's large batches are read where they are; the rest are concatenated
-    into target, as DuckDB's JSON reader pays ~0.1 ms per file, which for a batch under
-    IN_PLACE_BYTES costs more than copying it.
+    into target, as DuckDB's JSON reader pays a fixed cost per file, which for a batch under
+    IN_PLACE_BYTES is more than copying it costs.
     """
     in_place: list[str] = []
     local = reads_in_place(store)

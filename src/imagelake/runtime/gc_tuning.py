@@ -4,8 +4,8 @@ Every event the observer handles makes a dozen short-lived containers (its parse
 message, event and record tuples), freed by reference counting, never in cycles. At the
 default threshold (700) they set off a young collection every ~70 events, and the objects
 a batch holds on to meanwhile are promoted and traversed again by the older generations,
-whose full collections also walk every object imported at start-up. bench/events.py:
-~20% of a worker's CPU per event went to that. So: freeze what start-up made (it lives as
+whose full collections also walk every object imported at start-up (bench/README.md says
+how much of a worker's CPU per event went to that). So: freeze what start-up made (it lives as
 long as the process anyway) and collect the young generation every YOUNG_THRESHOLD
 allocations instead. Garbage in cycles is still collected, a little later.
 """

@@ -13,8 +13,8 @@ def setup_logging() -> None:
     level = os.environ.get("IMAGELAKE_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":
-        # libvips reports each step of every operation at INFO, ~35 lines per thumbnail job:
-        # formatting and writing them cost a worker ~1 ms per image. Its warnings still show.
+        # libvips reports each step of every operation at INFO, dozens of lines per thumbnail
+        # job, and formatting them costs a worker real CPU per image. Its warnings still show.
         logging.getLogger("pyvips").setLevel(logging.WARNING)
 
 

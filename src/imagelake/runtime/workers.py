@@ -56,7 +56,7 @@ def worker_main(settings: Settings, stop: Event, parent_pid: int, wake: Event) -
     An idle worker naps until `wake` is set (work was sent) or the next poll is due.
     """
     # Parallelism comes from the worker processes: libvips threads on top of one process per
-    # core only contend for the same cores (~15% more CPU per image, bench/upload.py).
+    # core only contend for the same cores (bench/README.md has the measurement).
     # Read by libvips when it starts, so before anything imports pyvips.
     cores_each = (os.cpu_count() or 1) // max(1, settings.workers)
     os.environ.setdefault("VIPS_CONCURRENCY", str(max(1, cores_each)))

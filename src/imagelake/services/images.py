@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imagelake.domain.errors import InvalidInput, NotFound
-from imagelake.domain.events import EventName, build_event
+from imagelake.domain.events import EventName, ImageStats, build_event
 from imagelake.domain.images import Image, ImageStatus, ThumbnailSpec, is_image_id, utcnow
 from imagelake.ports import BlobStore, Catalog, Queue
 
@@ -19,6 +19,7 @@ class ImageUrls:
 class ImageService:
     def __init__(
         self,
+        *,
         blobs: BlobStore,
         thumbnails: BlobStore,
         catalog: Catalog,
@@ -75,6 +76,10 @@ class ImageService:
         if key is None:
             raise NotFound(f"no {size}px thumbnail for {image.image_id}")
         return self._thumbnails.signed_url(key, ttl)
+
+    def stats(self, image_id: str) -> ImageStats:
+        """How often the image was requested, by how many users, and by whom last."""
+        return self._catalog.get_stats(image_id)
 
     def delete(self, image_id: str, user_id: str) -> None:
         """Remove the record and every blob of the image."""

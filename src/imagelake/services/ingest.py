@@ -26,6 +26,7 @@ def thumbnail_job(image_id: str) -> bytes:
 class IngestService:
     def __init__(
         self,
+        *,
         blobs: BlobStore,
         catalog: Catalog,
         jobs: Queue,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from imagelake import metrics
+from imagelake.codecs.event_json import decode_text, json_items
 from imagelake.domain.errors import InvalidEvent, InvalidInput
-from imagelake.domain.events import decode_text, json_items, validate_event
+from imagelake.domain.events import validate_event
 from imagelake.ports import Queue
 
 MAX_BATCH = 1000

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class ThumbnailJobConsumer:
     def __init__(
         self,
+        *,
         jobs: Queue,
         service: ThumbnailService,
         max_receives: int,
@@ -45,7 +46,7 @@ class ThumbnailJobConsumer:
     def overlapped(self) -> Iterator[Callable[[], int]]:
         """A run_once for the worker loop that stores one job while it decodes the next.
 
-        Storing and recording a job mostly waits on fsyncs (3-15 ms); on a background thread
+        Storing and recording a job mostly waits on fsyncs; on a background thread
         that wait overlaps the next job's decode instead of idling the core. At most one job
         is being stored at a time, and the last one is finished before this returns. A store
         that raises (its backend failing even to retry the job) raises from the next call,

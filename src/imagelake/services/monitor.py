@@ -54,6 +54,7 @@ class StatsStore:
 class EventConsumer:
     def __init__(
         self,
+        *,
         events: Queue,
         archiver: EventArchiver,
         stats: StatsStore,

@@ -26,6 +26,7 @@ class MadeThumbnails:
 class ThumbnailService:
     def __init__(
         self,
+        *,
         blobs: BlobStore,
         thumbnails: BlobStore,
         catalog: Catalog,
@@ -48,7 +49,7 @@ class ThumbnailService:
         self._notify_ready = notify_ready
         self._url_ttl = url_ttl
         # Each put waits on the disk or the network, not the CPU: overlap them. One pool for
-        # the service's lifetime: starting three threads per job cost ~0.4 ms of CPU.
+        # the service's lifetime, as starting threads for every job costs CPU of its own.
         self._puts = ThreadPoolExecutor(max(1, len(spec.sizes)), thread_name_prefix="thumbnail-put")
 
     def process(self, image_id: str) -> Image | None:

@@ -74,7 +74,9 @@ def incoming_upload_id(object_key: str) -> str | None:
 
 
 class DirectUploads:
-    def __init__(self, blobs: BlobStore, ingest: IngestService, max_bytes: int, ttl: int) -> None:
+    def __init__(
+        self, *, blobs: BlobStore, ingest: IngestService, max_bytes: int, ttl: int
+    ) -> None:
         self._blobs = blobs
         self._ingest = ingest
         self._max_bytes = max_bytes

@@ -5,6 +5,7 @@ Factories import boto3 when called, so the other shapes never load it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -50,3 +51,28 @@ BLOB_STORES: dict[str, Factory[BlobStore]] = {"s3": s3_store}
 CATALOGS: dict[str, Factory[Catalog]] = {"dynamodb": dynamodb_catalog}
 QUEUES: dict[str, Factory[Queue]] = {"sqs": sqs_queue}
 NOTIFIERS: dict[str, Factory[Notifier]] = {"sns": sns_notifier}
+
+
+def provision_s3(spec: BackendSpec) -> list[str]:
+    return s3_store(spec).provision(upload_origin=spec.public_origin)
+
+
+def provision_dynamodb(spec: BackendSpec) -> list[str]:
+    return dynamodb_catalog(spec).provision()
+
+
+def provision_sqs(spec: BackendSpec) -> list[str]:
+    return sqs_queue(spec).provision(spec.max_receives)
+
+
+def provision_sns(spec: BackendSpec) -> list[str]:
+    return sns_notifier(spec).provision()
+
+
+# Each creates what its backend lives in, idempotently, and says what it did, a line each.
+PROVISIONERS: dict[str, Callable[[BackendSpec], list[str]]] = {
+    "s3": provision_s3,
+    "dynamodb": provision_dynamodb,
+    "sqs": provision_sqs,
+    "sns": provision_sns,
+}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -21,12 +21,21 @@ from imagelake.domain.errors import BackendError, Conflict, InvalidInput, NotFou
 from imagelake.domain.events import ImageStats, RequestRecord
 from imagelake.domain.images import ApiKey, Image, ImageStatus
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        DeleteTypeDef,
+        PutTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
+
 ATTEMPTS = 5  # rereads after losing a race with a concurrent writer
 FAILED = "ConditionalCheckFailed"
 
 
 class DynamoDBCatalog:
-    def __init__(self, client: Any, table_prefix: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_prefix: str) -> None:
         self._db = client
         self.tables = Tables.for_prefix(table_prefix)
         self._stats = DynamoDBStats(client, self.tables)
@@ -71,9 +80,9 @@ class DynamoDBCatalog:
         item = schema.image_item(image)
         for _ in range(ATTEMPTS):
             stored = self.get_image(image.image_id)
-            same = {"ExpressionAttributeValues": {":sha": s(stored.sha256)}}
+            same = {":sha": s(stored.sha256)}
             unchanged = "attribute_exists(pk) AND sha256 = :sha"
-            actions = [_put(self.tables.images, item, unchanged, **same)]
+            actions = [_put(self.tables.images, item, unchanged, same)]
             if stored.sha256 != image.sha256:  # the content changed: move its lock too
                 actions.append(_put_new(self.tables.images, _lock_item(image)))
                 actions.append(_delete_lock(self.tables.images, stored))
@@ -87,15 +96,14 @@ class DynamoDBCatalog:
     def delete_image(self, image_id: str) -> None:
         for _ in range(ATTEMPTS):
             stored = self.get_image(image_id)
-            values = {"ExpressionAttributeValues": {":sha": s(stored.sha256)}}
-            delete = {
+            delete: DeleteTypeDef = {
                 "TableName": self.tables.images,
                 "Key": {"pk": s(image_id)},
                 "ConditionExpression": "sha256 = :sha",
-                **values,
+                "ExpressionAttributeValues": {":sha": s(stored.sha256)},
             }
-            actions = [{"Delete": delete}, _delete_lock(self.tables.images, stored)]
-            if not self._transact(f"delete image {image_id}", *actions):
+            lock = _delete_lock(self.tables.images, stored)
+            if not self._transact(f"delete image {image_id}", {"Delete": delete}, lock):
                 return
         raise BackendError(f"delete image {image_id}: too many concurrent changes")
 
@@ -181,7 +189,7 @@ class DynamoDBCatalog:
         start: Item | None = None,
     ) -> list[Item]:
         """Up to limit items of index matching expression, from after start."""
-        arguments: dict[str, Any] = {
+        arguments: QueryInputTypeDef = {
             "TableName": self.tables.images,
             "IndexName": index,
             "KeyConditionExpression": expression,
@@ -194,15 +202,16 @@ class DynamoDBCatalog:
         while len(items) < limit:
             if start:
                 arguments["ExclusiveStartKey"] = start
+            arguments["Limit"] = limit - len(items)
             with aws_errors(f"query {self.tables.images}"):
-                response = self._db.query(Limit=limit - len(items), **arguments)
+                response = self._db.query(**arguments)
             items.extend(response.get("Items", []))
             start = response.get("LastEvaluatedKey")
             if not start:
                 break
         return items
 
-    def _transact(self, what: str, *actions: dict[str, Any]) -> list[str]:
+    def _transact(self, what: str, *actions: TransactWriteItemTypeDef) -> list[str]:
         """Run the transaction; [] when it committed, else why each action was cancelled."""
         try:
             self._db.transact_write_items(
@@ -222,15 +231,20 @@ def _lock_item(image: Image) -> Item:
     return {"pk": s(SHA256_LOCK + image.sha256), "owner_id": s(image.image_id)}
 
 
-def _put(table: str, item: Item, condition: str, **extra: Any) -> dict[str, Any]:
-    return {"Put": {"TableName": table, "Item": item, "ConditionExpression": condition, **extra}}
+def _put(
+    table: str, item: Item, condition: str, values: Item | None = None
+) -> TransactWriteItemTypeDef:
+    put: PutTypeDef = {"TableName": table, "Item": item, "ConditionExpression": condition}
+    if values:
+        put["ExpressionAttributeValues"] = values
+    return {"Put": put}
 
 
-def _put_new(table: str, item: Item) -> dict[str, Any]:
+def _put_new(table: str, item: Item) -> TransactWriteItemTypeDef:
     return _put(table, item, "attribute_not_exists(pk)")
 
 
-def _delete_lock(table: str, image: Image) -> dict[str, Any]:
+def _delete_lock(table: str, image: Image) -> TransactWriteItemTypeDef:
     return {
         "Delete": {
             "TableName": table,

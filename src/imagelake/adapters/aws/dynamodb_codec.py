@@ -7,7 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from botocore.exceptions import ClientError
 
@@ -15,7 +15,18 @@ from imagelake.adapters.aws.clients import aws_errors, error_code
 from imagelake.domain.errors import InvalidInput
 from imagelake.domain.images import ApiKey, Image, ImageStatus
 
-Item = dict[str, Any]  # DynamoDB's typed attribute values: {"name": {"S": "..."}}
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeDefinitionTypeDef,
+        AttributeValueTypeDef,
+        CreateTableInputTypeDef,
+        GlobalSecondaryIndexTypeDef,
+        KeySchemaElementTypeDef,
+    )
+
+# DynamoDB's typed attribute values: {"name": {"S": "..."}}
+Item: TypeAlias = "dict[str, AttributeValueTypeDef]"
 
 ALL = "all"  # the one partition of the by_created index: newest-first over every image
 BY_CREATED = "by_created"
@@ -45,18 +56,18 @@ class Tables:
         )
 
 
-def _strings(*names: str) -> list[dict[str, str]]:
+def _strings(*names: str) -> list[AttributeDefinitionTypeDef]:
     return [{"AttributeName": name, "AttributeType": "S"} for name in names]
 
 
-def _key(hash_key: str, range_key: str | None = None) -> list[dict[str, str]]:
-    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+def _key(hash_key: str, range_key: str | None = None) -> list[KeySchemaElementTypeDef]:
+    schema: list[KeySchemaElementTypeDef] = [{"AttributeName": hash_key, "KeyType": "HASH"}]
     if range_key:
         schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
     return schema
 
 
-def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+def _index(name: str, hash_key: str, range_key: str) -> GlobalSecondaryIndexTypeDef:
     return {
         "IndexName": name,
         "KeySchema": _key(hash_key, range_key),
@@ -64,7 +75,7 @@ def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
     }
 
 
-def table_specs(tables: Tables) -> list[dict[str, Any]]:
+def table_specs(tables: Tables) -> list[CreateTableInputTypeDef]:
     """create_table arguments for every table of the catalog."""
     return [
         {
@@ -91,14 +102,15 @@ def table_specs(tables: Tables) -> list[dict[str, Any]]:
     ]
 
 
-def provision(client: Any, tables: Tables) -> list[str]:
+def provision(client: DynamoDBClient, tables: Tables) -> list[str]:
     """Create the missing tables and the TTL on the idempotency table; say what was done."""
     done = []
     for spec in table_specs(tables):
         name = spec["TableName"]
         with aws_errors(f"create dynamodb table {name}"):
             try:
-                client.create_table(BillingMode="PAY_PER_REQUEST", **spec)
+                request: CreateTableInputTypeDef = {**spec, "BillingMode": "PAY_PER_REQUEST"}
+                client.create_table(**request)
                 done.append(f"dynamodb table {name}: created")
             except ClientError as exc:
                 if error_code(exc) != "ResourceInUseException":
@@ -130,11 +142,11 @@ def from_sortable(text: str) -> datetime:
     return datetime.fromisoformat(text.removesuffix("Z")).replace(tzinfo=UTC)
 
 
-def s(value: str) -> dict[str, str]:
+def s(value: str) -> AttributeValueTypeDef:
     return {"S": value}
 
 
-def n(value: int) -> dict[str, str]:
+def n(value: int) -> AttributeValueTypeDef:
     return {"N": str(value)}
 
 

@@ -1,6 +1,6 @@
 """Request statistics on DynamoDB, each event counted once however often it is delivered.
 
-Per batch of records:
+Per batch of records (one per key: RequestTally drops the repeats), folded per image by tally():
 1. first/last request times move by conditional updates. min and max are idempotent, so
    doing them before the count is safe: a redelivery after a crash just repeats them.
 2. One transaction per chunk puts the idempotency records (`attribute_not_exists`),
@@ -14,8 +14,6 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,7 +27,8 @@ from imagelake.adapters.aws.dynamodb_codec import (
     s,
     sortable,
 )
-from imagelake.domain.errors import BackendError, NotFound
+from imagelake.adapters.tally import ImageTally, RequestTally, tally
+from imagelake.domain.errors import BackendError
 from imagelake.domain.events import ImageStats, RequestRecord
 
 CHUNK = 30  # records per transaction: at most 3 actions each, within the limit of 100
@@ -39,30 +38,25 @@ SEEN_TTL = 90 * 24 * 3600  # far beyond SQS retention (14 days) plus a dead-lett
 Pair = tuple[str, str]  # (image_id, user_id)
 
 
-class DynamoDBStats:
+class DynamoDBStats(RequestTally):
     def __init__(self, client: Any, tables: Tables, seen_ttl: int = SEEN_TTL) -> None:
         self._db = client
         self._tables = tables
         self._seen_ttl = seen_ttl
 
-    def record_requests(self, records: Sequence[RequestRecord]) -> int:
-        unique: dict[str, RequestRecord] = {}
-        for record in records:
-            unique.setdefault(record.key, record)
-        fresh = list(unique.values())
-        for image_id in dict.fromkeys(r.image_id for r in fresh):
-            mine = [r for r in fresh if r.image_id == image_id]
-            self._move_bounds(image_id, mine)
-        return sum(self._count(fresh[i : i + CHUNK]) for i in range(0, len(fresh), CHUNK))
+    def _count(self, batch: list[RequestRecord]) -> int:
+        for image in tally(batch):  # seen or not: min and max are idempotent
+            self._move_bounds(image)
+        return sum(self._commit(batch[i : i + CHUNK]) for i in range(0, len(batch), CHUNK))
 
-    def get_stats(self, image_id: str) -> ImageStats:
+    def _read_stats(self, image_id: str) -> ImageStats | None:
         with aws_errors(f"read the stats of image {image_id}"):
             response = self._db.get_item(
                 TableName=self._tables.stats, Key={"image_id": s(image_id)}, ConsistentRead=True
             )
         item = response.get("Item")
         if item is None or "request_count" not in item:
-            raise NotFound(f"no requests recorded for image {image_id}")
+            return None
         return ImageStats(
             image_id=image_id,
             request_count=int(item["request_count"]["N"]),
@@ -72,19 +66,18 @@ class DynamoDBStats:
             last_user_id=item["last_user_id"]["S"],
         )
 
-    def _move_bounds(self, image_id: str, records: Sequence[RequestRecord]) -> None:
-        first = min(sortable(r.timestamp) for r in records)
-        last_at, last_user = max((sortable(r.timestamp), r.user_id) for r in records)
+    def _move_bounds(self, image: ImageTally) -> None:
+        last_at, last_user = sortable(image.last_at), image.last_user_id
         # (time, user) in one string, so a tie on time picks the same user on every backend
         last_key = f"{last_at}#{last_user}"
         self._update_if(
-            image_id,
+            image.image_id,
             "SET first_at = :first",
             "attribute_not_exists(first_at) OR first_at > :first",
-            {":first": s(first)},
+            {":first": s(sortable(image.first_at))},
         )
         self._update_if(
-            image_id,
+            image.image_id,
             "SET last_key = :key, last_at = :at, last_user_id = :user",
             "attribute_not_exists(last_key) OR last_key < :key",
             {":key": s(last_key), ":at": s(last_at), ":user": s(last_user)},
@@ -105,7 +98,7 @@ class DynamoDBStats:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise translate(exc, f"update the stats of image {image_id}") from exc
 
-    def _count(self, records: list[RequestRecord]) -> int:
+    def _commit(self, records: list[RequestRecord]) -> int:
         known = self._known_pairs({(r.image_id, r.user_id) for r in records})
         for attempt in range(ATTEMPTS):
             actions, owners = self._actions(records, known)
@@ -140,16 +133,15 @@ class DynamoDBStats:
             item = {"pk": s(record.key), TTL_ATTRIBUTE: expires}
             actions.append(_put_new(self._tables.seen, item, "pk"))
             owners.append(record.key)
-        pairs = dict.fromkeys((r.image_id, r.user_id) for r in records)
-        new_pairs = [pair for pair in pairs if pair not in known]
-        for image_id, user_id in new_pairs:
-            item = {"image_id": s(image_id), "user_id": s(user_id)}
-            actions.append(_put_new(self._tables.users, item, "image_id"))
-            owners.append((image_id, user_id))
-        requests = Counter(r.image_id for r in records)
-        users = Counter(image_id for image_id, _ in new_pairs)
-        for image_id, count in requests.items():
-            actions.append(_add(self._tables.stats, image_id, count, users[image_id]))
+        for image in tally(records):
+            new_pairs = [
+                (image.image_id, u) for u in image.users if (image.image_id, u) not in known
+            ]
+            for image_id, user_id in new_pairs:
+                item = {"image_id": s(image_id), "user_id": s(user_id)}
+                actions.append(_put_new(self._tables.users, item, "image_id"))
+                owners.append((image_id, user_id))
+            actions.append(_add(self._tables.stats, image.image_id, image.count, len(new_pairs)))
             owners.append(None)
         return actions, owners
 

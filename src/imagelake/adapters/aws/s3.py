@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
-from imagelake.adapters.aws.clients import aws_errors
+from imagelake.adapters.aws.clients import aws_errors, error_code, region
 from imagelake.adapters.blob_keys import (
     content_type_for,
     open_source,
@@ -19,6 +20,11 @@ from imagelake.adapters.blob_keys import (
 from imagelake.domain.errors import InvalidInput
 from imagelake.ports import BlobMeta
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
+    from mypy_boto3_s3.type_defs import CORSRuleTypeDef, CreateBucketRequestTypeDef
+
 MiB = 1024 * 1024
 MAX_PRESIGN_TTL = 7 * 24 * 3600  # SigV4 refuses longer-lived signatures
 TRANSFER = TransferConfig(
@@ -27,13 +33,21 @@ TRANSFER = TransferConfig(
 
 
 class S3BlobStore:
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+    def __init__(self, client: S3Client, bucket: str, prefix: str = "") -> None:
         self._s3 = client
         self.bucket = bucket
         self._prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
     def local_path(self, key: str) -> None:
         return None
+
+    def provision(self, upload_origin: str = "") -> list[str]:
+        """Create the bucket (idempotent) and, for an upload_origin, the CORS rule browsers
+        need to upload from there; say what was done."""
+        done = [self._create_bucket()]
+        if upload_origin:
+            done.append(self._allow_browser_uploads(upload_origin))
+        return done
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         extra = {"ContentType": content_type or content_type_for(key)}
@@ -115,6 +129,46 @@ class S3BlobStore:
 
     def _key(self, key: str) -> str:
         return self._prefix + validate_key(key)
+
+    def _create_bucket(self) -> str:
+        with aws_errors(f"create s3 bucket {self.bucket}"):
+            try:
+                self._s3.head_bucket(Bucket=self.bucket)
+                return f"s3 bucket {self.bucket}: exists"
+            except ClientError as exc:
+                if error_code(exc) not in ("404", "NoSuchBucket"):
+                    raise
+            request: CreateBucketRequestTypeDef = {"Bucket": self.bucket}
+            if region() != "us-east-1":  # the one region that refuses a location constraint
+                # The environment may name a region newer than the stubs' list of them.
+                where = cast("BucketLocationConstraintType", region())
+                request["CreateBucketConfiguration"] = {"LocationConstraint": where}
+            try:
+                self._s3.create_bucket(**request)
+            except ClientError as exc:
+                if error_code(exc) != "BucketAlreadyOwnedByYou":
+                    raise
+                return f"s3 bucket {self.bucket}: exists"
+        return f"s3 bucket {self.bucket}: created"
+
+    def _allow_browser_uploads(self, origin: str) -> str:
+        """CORS for presigned POST uploads from the web UI, unless the bucket has its own rules."""
+        with aws_errors(f"configure CORS on s3 bucket {self.bucket}"):
+            try:
+                self._s3.get_bucket_cors(Bucket=self.bucket)
+                return f"s3 bucket {self.bucket}: CORS rules exist, left alone"
+            except ClientError as exc:
+                if error_code(exc) != "NoSuchCORSConfiguration":
+                    raise
+            rule: CORSRuleTypeDef = {
+                "AllowedMethods": ["GET", "POST"],
+                "AllowedOrigins": [origin],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag"],
+                "MaxAgeSeconds": 3600,
+            }
+            self._s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})
+        return f"s3 bucket {self.bucket}: CORS allows browser uploads from {origin}"
 
 
 def _check_ttl(ttl: int) -> None:

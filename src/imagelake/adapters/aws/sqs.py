@@ -7,7 +7,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -25,6 +25,16 @@ from imagelake.adapters.aws.sqs_codec import (
 from imagelake.domain.errors import BackendError, InvalidInput, NotFound
 from imagelake.ports import DeadLetter, Message
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import MessageSystemAttributeNameType, QueueAttributeNameType
+    from mypy_boto3_sqs.type_defs import (
+        ChangeMessageVisibilityBatchRequestEntryTypeDef,
+        DeleteMessageBatchRequestEntryTypeDef,
+        MessageTypeDef,
+        SendMessageBatchRequestEntryTypeDef,
+    )
+
 MAX_VISIBILITY = 12 * 3600
 MAX_WAIT = 20  # SQS's longest long poll
 SCAN_VISIBILITY = 60  # dead letters stay hidden this long while we page through them
@@ -34,7 +44,10 @@ STALE_RECEIPT = frozenset({"ReceiptHandleIsInvalid", "InvalidParameterValue"})
 # Visible again but not yet redelivered: the receipt is still the latest one.
 NOT_IN_FLIGHT = "AWS.SimpleQueueService.MessageNotInflight"
 NO_SUCH_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
-SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
+SYSTEM_ATTRIBUTES: list[MessageSystemAttributeNameType] = [
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+]
 
 
 def _seconds(value: float) -> int:
@@ -42,7 +55,7 @@ def _seconds(value: float) -> int:
 
 
 class SqsQueue:
-    def __init__(self, client: Any, queue_name: str) -> None:
+    def __init__(self, client: SQSClient, queue_name: str) -> None:
         self._sqs = client
         self.name = queue_name
         self.dlq_name = f"{queue_name}-dlq"
@@ -94,7 +107,12 @@ class SqsQueue:
         self._delete(self._url, [message.receipt])
 
     def depth(self) -> int:
-        return self._count(self._url, "Messages", "MessagesNotVisible", "MessagesDelayed")
+        return self._count(
+            self._url,
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         found: list[DeadLetter] = []
@@ -145,8 +163,9 @@ class SqsQueue:
             "deadLetterTargetArn": response["Attributes"]["QueueArn"],
             "maxReceiveCount": str(max_receives),
         }
-        attributes = {"MessageRetentionPeriod": RETENTION, "RedrivePolicy": json.dumps(policy)}
-        _, state = self._create(self.name, attributes)
+        _, state = self._create(
+            self.name, {"MessageRetentionPeriod": RETENTION, "RedrivePolicy": json.dumps(policy)}
+        )
         for cached in ("_url", "_dlq_url", "_max_receives"):
             self.__dict__.pop(cached, None)
         return [
@@ -155,7 +174,7 @@ class SqsQueue:
             f"after {max_receives} receives",
         ]
 
-    def _create(self, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+    def _create(self, name: str, attributes: dict[QueueAttributeNameType, str]) -> tuple[str, str]:
         with aws_errors(f"create sqs queue {name}"):
             try:
                 url: str = self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
@@ -174,7 +193,7 @@ class SqsQueue:
 
     def _send(self, url: str, entries: Sequence[Entry]) -> None:
         for chunk in chunks(entries):
-            batch = [
+            batch: list[SendMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "MessageBody": body, "MessageAttributes": attributes}
                 for i, (body, attributes) in enumerate(chunk)
             ]
@@ -187,7 +206,7 @@ class SqsQueue:
                     f"{failure.get('Code')}: {failure.get('Message', '')}"
                 )
 
-    def _receive(self, url: str, count: int, visibility: int, wait: int) -> list[dict[str, Any]]:
+    def _receive(self, url: str, count: int, visibility: int, wait: int) -> list[MessageTypeDef]:
         with aws_errors(f"receive from sqs queue {self.name}"):
             response = self._sqs.receive_message(
                 QueueUrl=url,
@@ -197,12 +216,11 @@ class SqsQueue:
                 MessageSystemAttributeNames=SYSTEM_ATTRIBUTES,
                 MessageAttributeNames=["All"],
             )
-        messages: list[dict[str, Any]] = response.get("Messages", [])
-        return messages
+        return response.get("Messages", [])
 
     def _delete(self, url: str, receipts: Sequence[str]) -> None:
         for start in range(0, len(receipts), BATCH):
-            entries = [
+            entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "ReceiptHandle": r}
                 for i, r in enumerate(receipts[start : start + BATCH])
             ]
@@ -230,22 +248,21 @@ class SqsQueue:
     def _release(self, dlq_receipts: Sequence[str]) -> None:
         """Make dead letters we only looked at visible again at once."""
         for start in range(0, len(dlq_receipts), BATCH):
-            entries = [
+            entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": 0}
                 for i, r in enumerate(dlq_receipts[start : start + BATCH])
             ]
             with aws_errors(f"release dead letters of {self.name}"):
                 self._sqs.change_message_visibility_batch(QueueUrl=self._dlq_url, Entries=entries)
 
-    def _count(self, url: str, *kinds: str) -> int:
-        names = [f"ApproximateNumberOf{kind}" for kind in kinds]
+    def _count(self, url: str, *names: QueueAttributeNameType) -> int:
         with aws_errors(f"read the depth of sqs queue {self.name}"):
             response = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)
         return sum(int(response["Attributes"].get(name, 0)) for name in names)
 
-    def _scan_dead_letters(self, limit: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    def _scan_dead_letters(self, limit: int | None = None) -> Iterator[list[MessageTypeDef]]:
         """Batches of the dead letters visible now, each held for SCAN_VISIBILITY seconds."""
-        expected = self._count(self._dlq_url, "Messages")
+        expected = self._count(self._dlq_url, "ApproximateNumberOfMessages")
         seen = 0
         empty_polls = 0
         while seen < expected and (limit is None or seen < limit) and empty_polls < 2:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 from imagelake.ports import DeadLetter, Message
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueUnionTypeDef, MessageTypeDef
 
 BATCH = 10  # SQS's limit on messages per batch call
 BATCH_BYTES = 256 * 1024  # SQS's limit on one batch's payload
 REDRIVE_REASON = "exceeded max receives (redrive policy)"
 
-Entry = tuple[str, dict[str, Any]]  # body text, message attributes
+Attributes: TypeAlias = "dict[str, MessageAttributeValueUnionTypeDef]"
+Entry: TypeAlias = "tuple[str, Attributes]"  # body text, message attributes
 
 # Characters SQS accepts in a message body; anything else travels base64-encoded.
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -33,7 +37,8 @@ def encode_body(body: bytes) -> Entry:
     return base64.b64encode(body).decode("ascii"), string_attributes(body_encoding="base64")
 
 
-def decode_body(text: str, attributes: dict[str, Any]) -> bytes:
+def decode_body(text: str, attributes: Mapping[str, Mapping[str, object]]) -> bytes:
+    """A body encode_body made; attributes as the SQS API or Lambda (camelCase) spell them."""
     encoding = attributes.get("body_encoding", {}).get("StringValue")
     if encoding == "empty":
         return b""
@@ -45,7 +50,7 @@ def decode_body(text: str, attributes: dict[str, Any]) -> bytes:
     return text.encode("utf-8")
 
 
-def string_attributes(**values: str) -> dict[str, Any]:
+def string_attributes(**values: str) -> Attributes:
     return {k: {"DataType": "String", "StringValue": v} for k, v in values.items()}
 
 
@@ -57,17 +62,17 @@ def dead_letter_entry(message: Message, reason: str, dead_at: float) -> Entry:
     return body, attributes
 
 
-def _numbers(**values: float) -> dict[str, Any]:
+def _numbers(**values: float) -> Attributes:
     return {k: {"DataType": "Number", "StringValue": repr(v)} for k, v in values.items()}
 
 
-def replay_entry(raw: dict[str, Any]) -> Entry:
+def replay_entry(raw: MessageTypeDef) -> Entry:
     """A dead letter as a fresh message for the main queue: its body, no death notes."""
     attributes = raw.get("MessageAttributes", {})
     return raw["Body"], {k: v for k, v in attributes.items() if k == "body_encoding"}
 
 
-def to_message(raw: dict[str, Any]) -> Message:
+def to_message(raw: MessageTypeDef) -> Message:
     return Message(
         message_id=raw["MessageId"],
         body=decode_body(raw["Body"], raw.get("MessageAttributes", {})),
@@ -77,7 +82,7 @@ def to_message(raw: dict[str, Any]) -> Message:
     )
 
 
-def to_dead_letter(raw: dict[str, Any], redrive_max_receives: int) -> DeadLetter:
+def to_dead_letter(raw: MessageTypeDef, redrive_max_receives: int) -> DeadLetter:
     attributes = raw.get("MessageAttributes", {})
     body = decode_body(raw["Body"], attributes)
     dead_at = int(raw["Attributes"]["SentTimestamp"]) / 1000
@@ -93,7 +98,7 @@ def to_dead_letter(raw: dict[str, Any], redrive_max_receives: int) -> DeadLetter
         attempts=int(attributes["attempts"]["StringValue"]),
         sent_at=float(attributes["sent_at"]["StringValue"]),
         # Our own clock to the microsecond: SentTimestamp's milliseconds can tie.
-        dead_at=float(attributes.get("dead_at", {}).get("StringValue", dead_at)),
+        dead_at=float(attributes["dead_at"]["StringValue"]) if "dead_at" in attributes else dead_at,
     )
 
 

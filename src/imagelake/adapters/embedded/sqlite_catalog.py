@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import sqlite3
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+from imagelake.adapters.embedded.sqlite_stats import STATS_SCHEMA, SqliteStats
 from imagelake.domain.errors import BackendError, Conflict, InvalidInput, NotFound
 from imagelake.domain.events import ImageStats, RequestRecord
 from imagelake.domain.images import ApiKey, Image, ImageStatus
@@ -31,48 +29,13 @@ CREATE INDEX IF NOT EXISTS images_by_status ON images (status, created_at, image
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,
     created_at TEXT NOT NULL, email TEXT, revoked INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS request_stats (
-    image_id TEXT PRIMARY KEY, request_count INTEGER NOT NULL,
-    first_requested_at TEXT NOT NULL, last_requested_at TEXT NOT NULL,
-    last_user_id TEXT NOT NULL, unique_users INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS stats_users (
-    image_id TEXT NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (image_id, user_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS seen_events (key BLOB PRIMARY KEY) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS stats_users_count AFTER INSERT ON stats_users BEGIN
-    UPDATE request_stats SET unique_users = unique_users + 1 WHERE image_id = NEW.image_id;
-END;
 """
 
 IMAGE_COLUMNS = (
     "image_id, sha256, content_type, width, height, bytes, created_at, owner, status, "
     "failure_reason, thumbnails"
 )
-_TIMESTAMP, _USER, _TZINFO = attrgetter("timestamp"), attrgetter("user_id"), attrgetter("tzinfo")
-KEY_BYTES = 16  # of a seen event's key: a digest of its idempotency key
 KEY_COLUMNS = "key_id, key_hash, user_id, created_at, email, revoked"
-
-# Insert a batch of keys (?2: KEY_BYTES each, back to back) in one statement; returns the new.
-RECORD_KEYS = f"""
-INSERT INTO seen_events (key)
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)
-SELECT substr(?2, i * {KEY_BYTES} + 1, {KEY_BYTES}) FROM n WHERE true
-ON CONFLICT DO NOTHING RETURNING key
-"""
-
-# Fold one image's batch into its row; the latest (timestamp, user) wins whatever the arrival order.
-UPSERT_STATS = """
-INSERT INTO request_stats
-    (image_id, request_count, first_requested_at, last_requested_at, last_user_id)
-VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (image_id) DO UPDATE SET
-    request_count = request_count + excluded.request_count,
-    first_requested_at = min(first_requested_at, excluded.first_requested_at),
-    last_requested_at = max(last_requested_at, excluded.last_requested_at),
-    last_user_id = CASE
-        WHEN (excluded.last_requested_at, excluded.last_user_id) > (last_requested_at, last_user_id)
-        THEN excluded.last_user_id ELSE last_user_id END
-"""
 
 
 class SqliteCatalog:
@@ -83,10 +46,11 @@ class SqliteCatalog:
         # SQLite serialises writers anyway; queueing them here beats its sleep-and-retry.
         self._write_lock = threading.Lock()
         self._closed = False
+        self._stats = SqliteStats(self._read, self._write)
         with _translated():
             path.parent.mkdir(parents=True, exist_ok=True)
         with _translated(), self._connection() as conn:
-            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {STATS_SCHEMA} COMMIT;")
 
     def add_image(self, image: Image) -> Image:
         row = _image_row(image)
@@ -180,34 +144,10 @@ class SqliteCatalog:
                 raise NotFound(f"no API key {key_id}")
 
     def record_requests(self, records: Sequence[RequestRecord]) -> int:
-        batch = {_digest(r.key): r for r in reversed(records)}  # the first of duplicates wins
-        if not batch:
-            return 0
-        keys = b"".join(sorted(batch))  # in key order, the index takes them faster
-        with self._write() as conn:
-            fresh = [batch[key] for (key,) in conn.execute(RECORD_KEYS, (len(batch), keys))]
-            conn.executemany(UPSERT_STATS, _fold(fresh))
-            users = {(r.image_id, r.user_id) for r in fresh}
-            conn.executemany("INSERT OR IGNORE INTO stats_users VALUES (?, ?)", users)
-        return len(fresh)
+        return self._stats.record_requests(records)
 
     def get_stats(self, image_id: str) -> ImageStats:
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT image_id, request_count, unique_users, first_requested_at, "
-                "last_requested_at, last_user_id FROM request_stats WHERE image_id = ?",
-                (image_id,),
-            ).fetchone()
-        if row is None:
-            raise NotFound(f"no requests recorded for image {image_id}")
-        return ImageStats(
-            row[0],
-            row[1],
-            row[2],
-            datetime.fromisoformat(row[3]),
-            datetime.fromisoformat(row[4]),
-            row[5],
-        )
+        return self._stats.get_stats(image_id)
 
     def close(self) -> None:
         with self._pool_lock:
@@ -269,27 +209,6 @@ def _translated() -> Iterator[None]:
         raise Conflict(f"catalog constraint violated: {exc}") from exc
     except (sqlite3.Error, OSError) as exc:
         raise BackendError(f"catalog database error: {exc}") from exc
-
-
-def _fold(records: Iterable[RequestRecord]) -> list[tuple[str, int, str, str, str]]:
-    """One stats row per image; min and max run in C, and only the extremes get formatted."""
-    by_image: dict[str, list[RequestRecord]] = defaultdict(list)
-    for record in records:
-        by_image[record.image_id].append(record)
-    rows = []
-    for image_id, batch in by_image.items():
-        times = list(map(_TIMESTAMP, batch))
-        if None in map(_TZINFO, times):  # naive: taken as UTC
-            times = [at if at.tzinfo else at.replace(tzinfo=UTC) for at in times]
-        # The latest; by user id on a tie.
-        last, user = max(zip(times, map(_USER, batch), strict=True))
-        rows.append((image_id, len(batch), _iso(min(times)), _iso(last), user))
-    return rows
-
-
-def _digest(key: str) -> bytes:
-    # A fixed 16-byte key keeps the ever-growing dedupe index small and cache-friendly.
-    return hashlib.blake2b(key.encode(), digest_size=KEY_BYTES).digest()
 
 
 def _one_image(conn: sqlite3.Connection, where: str, value: str) -> Image | None:

@@ -6,20 +6,20 @@ import base64
 import binascii
 import dataclasses
 import threading
-from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
+from imagelake.adapters.tally import ClaimingTally, ImageTally
 from imagelake.domain.errors import Conflict, InvalidInput, NotFound
 from imagelake.domain.events import ImageStats, RequestRecord
 from imagelake.domain.images import ApiKey, Image, ImageStatus
 
 
-class MemoryCatalog:
+class MemoryCatalog(ClaimingTally[object]):  # the tally's transaction is the lock
     def __init__(self) -> None:
         self._images: dict[str, Image] = {}
         self._keys: dict[str, ApiKey] = {}
-        self._stats: dict[str, ImageStats] = {}
-        self._users: dict[str, set[str]] = {}
+        self._tallies: dict[str, ImageTally] = {}
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
@@ -94,42 +94,29 @@ class MemoryCatalog:
                 raise NotFound(f"no API key {key_id}")
             self._keys[key_id] = dataclasses.replace(self._keys[key_id], revoked=True)
 
-    def record_requests(self, records: Sequence[RequestRecord]) -> int:
-        new = 0
-        with self._lock:
-            for record in records:
-                if record.key in self._seen:
-                    continue
-                self._seen.add(record.key)
-                new += 1
-                self._count(record)
-        return new
-
-    def get_stats(self, image_id: str) -> ImageStats:
-        with self._lock:
-            if image_id not in self._stats:
-                raise NotFound(f"no requests recorded for image {image_id}")
-            return self._stats[image_id]
-
     def close(self) -> None:
         pass
 
-    def _count(self, record: RequestRecord) -> None:
-        at = _utc(record.timestamp)
-        users = self._users.setdefault(record.image_id, set())
-        users.add(record.user_id)
-        old = self._stats.get(record.image_id)
-        if old is None:
-            old = ImageStats(record.image_id, 0, 0, at, at, record.user_id)
-        latest = max((old.last_requested_at, old.last_user_id), (at, record.user_id))
-        self._stats[record.image_id] = ImageStats(
-            image_id=record.image_id,
-            request_count=old.request_count + 1,
-            unique_users=len(users),
-            first_requested_at=min(old.first_requested_at, at),
-            last_requested_at=latest[0],
-            last_user_id=latest[1],
-        )
+    def _transaction(self) -> AbstractContextManager[object]:
+        return self._lock
+
+    def _claim_new_keys(self, _: object, batch: list[RequestRecord]) -> list[RequestRecord]:
+        new = [r for r in batch if r.key not in self._seen]
+        self._seen.update(r.key for r in new)
+        return new
+
+    def _apply(self, _: object, tallies: list[ImageTally]) -> None:
+        for tally in tallies:  # fresh objects, ours to keep
+            old = self._tallies.get(tally.image_id)
+            if old is None:
+                self._tallies[tally.image_id] = tally
+            else:
+                old.add(tally)
+
+    def _read_stats(self, image_id: str) -> ImageStats | None:
+        with self._lock:
+            tally = self._tallies.get(image_id)
+            return None if tally is None else tally.stats()
 
     def _by_sha256(self, sha256: str) -> Image | None:
         found = next((i for i in self._images.values() if i.sha256 == sha256), None)

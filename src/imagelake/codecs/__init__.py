@@ -1,0 +1,1 @@
+"""How bytes on the wire become domain values (and back)."""
