@@ -7,6 +7,7 @@ Nothing is downloaded: the sources are the PNG/JPEG files inside the installed
 from __future__ import annotations
 
 import math
+import random
 import struct
 import zlib
 from importlib.resources import files
@@ -167,3 +168,20 @@ def _add_u32(data: bytearray, offset: int, delta: int) -> None:
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def damaged_in_the_middle(data: bytes, length: int = 300, zeros: bool = False) -> bytes:
+    """`data` with `length` random (or zero) bytes written over its middle, its end intact.
+
+    For a JPEG the middle is entropy-coded data: the file still ends in its EOI marker.
+    Zeros are a disk or a transfer that lost a block.
+    """
+    noise = bytes(length) if zeros else random.Random(length).randbytes(length)
+    middle = len(data) // 2
+    return data[:middle] + noise + data[middle + length :]
+
+
+def with_video_appended(data: bytes) -> bytes:
+    """An image with an MP4 after its end marker, as Android Motion Photos store a JPEG."""
+    ftyp = struct.pack(">I4s4sI", 24, b"ftyp", b"mp42", 0) + b"isommp42"
+    return data + ftyp + struct.pack(">I4s", 4104, b"mdat") + bytes(range(256)) * 16

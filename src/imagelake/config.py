@@ -85,6 +85,22 @@ class Settings(BaseSettings):
         description="Worker processes. Default: the core count.",
     )
     max_upload_bytes: int = Field(50 * MiB, description="Largest accepted upload body.")
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request line and headers together, bytes; more is refused with 431.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send the request line and headers (408 after).",
+    )
+    body_timeout: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds the API waits in all for a request body to arrive (408 after); "
+        "a full-size upload then needs about `MAX_UPLOAD_BYTES / BODY_TIMEOUT` bytes/s.",
+    )
     max_pixels: int = Field(
         100_000_000, description="Largest accepted width x height (decompression-bomb guard)."
     )

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from imagelake.domain.events import ImageStats, RequestRecord
-from imagelake.domain.images import ApiKey, Image, ImageInfo, ImageStatus, ThumbnailSpec
+from imagelake.domain.images import (
+    ApiKey,
+    DashboardSession,
+    Image,
+    ImageInfo,
+    ImageStatus,
+    ThumbnailSpec,
+)
 from imagelake.domain.signing import Signer
 
 T_co = TypeVar("T_co", covariant=True)
@@ -84,19 +91,21 @@ class DirectUploadStore(Protocol):
 
 class ImageCatalog(Protocol):
     def add_image(self, image: Image) -> Image:
-        """Insert unless an image with the same sha256 exists; return the stored one."""
+        """Insert unless the same owner has an image with the same sha256; return the stored one."""
         ...
 
     def get_image(self, image_id: str) -> Image: ...  # NotFound
 
-    def find_by_sha256(self, sha256: str) -> Image | None: ...
+    def find_by_sha256(self, owner: str, sha256: str) -> Image | None: ...
 
     def save_image(self, image: Image) -> None: ...  # NotFound when deleted meanwhile
 
     def delete_image(self, image_id: str) -> None: ...  # NotFound
 
-    def list_images(self, limit: int, cursor: str | None) -> tuple[list[Image], str | None]:
-        """Newest first; returns the page and the cursor of the next page (None at the end)."""
+    def list_images(
+        self, limit: int, cursor: str | None, owner: str | None = None
+    ) -> tuple[list[Image], str | None]:
+        """Newest first (only owner's, when given); the page and the next page's cursor."""
         ...
 
     def images_with_status(self, status: ImageStatus, limit: int) -> list[Image]: ...
@@ -109,7 +118,17 @@ class KeyCatalog(Protocol):
 
     def list_keys(self) -> list[ApiKey]: ...
 
-    def revoke_key(self, key_id: str) -> None: ...  # NotFound
+    def revoke_key(self, key_id: str) -> ApiKey: ...  # NotFound; the key as it now is
+
+    def add_session(self, session: DashboardSession) -> None: ...
+
+    def find_session(self, session_hash: str) -> DashboardSession | None: ...
+
+    def delete_sessions(
+        self, *, session_hash: str | None = None, key_hash: str | None = None
+    ) -> int:
+        """Delete one session, or every session opened with one key; return how many."""
+        ...
 
 
 class StatsCatalog(Protocol):

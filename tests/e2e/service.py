@@ -55,15 +55,16 @@ class Service:
             check=False,
         )
 
-    def create_key(self, user: str, email: str | None = None) -> str:
-        args = ["keys", "create", "--user", user] + (["--email", email] if email else [])
+    def create_key(self, user: str, email: str | None = None, role: str = "user") -> str:
+        args = ["keys", "create", "--user", user, "--role", role]
+        args += ["--email", email] if email else []
         done = self.cli(*args)
         assert done.returncode == 0, done.stderr.decode()
         return done.stdout.decode().strip().splitlines()[-1]
 
     def start(self) -> Service:
         if not self.key:
-            self.key = self.create_key("tester")
+            self.key = self.create_key("tester", role="admin")  # as the first-start key is
         log = (self.data_dir / "serve.log").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "imagelake", "serve"],

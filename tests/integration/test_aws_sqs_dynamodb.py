@@ -98,7 +98,7 @@ def test_the_same_bytes_can_come_back_after_a_delete(catalog: DynamoDBCatalog) -
     second = catalog.add_image(Image(new_image_id(), "f" * 64, "image/png", 1, 1, 1, T0))
 
     assert second.image_id != first.image_id
-    assert catalog.find_by_sha256("f" * 64) == second
+    assert catalog.find_by_sha256("", "f" * 64) == second
 
 
 def test_a_changed_sha256_frees_the_old_one(catalog: DynamoDBCatalog) -> None:
@@ -108,7 +108,7 @@ def test_a_changed_sha256_frees_the_old_one(catalog: DynamoDBCatalog) -> None:
     again = catalog.add_image(Image(new_image_id(), "a" * 64, "image/png", 1, 1, 1, T0))
 
     assert again.image_id != image.image_id
-    assert catalog.find_by_sha256("b" * 64) == dataclasses.replace(image, sha256="b" * 64)
+    assert catalog.find_by_sha256("", "b" * 64) == dataclasses.replace(image, sha256="b" * 64)
 
 
 def test_overlapping_redeliveries_count_each_event_once(

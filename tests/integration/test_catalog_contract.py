@@ -15,7 +15,7 @@ import pytest
 from imagelake.adapters.embedded.sqlite_catalog import SqliteCatalog
 from imagelake.domain.errors import InvalidInput, NotFound
 from imagelake.domain.events import RequestRecord
-from imagelake.domain.images import ApiKey, Image, ImageStatus, new_image_id
+from imagelake.domain.images import ApiKey, DashboardSession, Image, ImageStatus, new_image_id
 from imagelake.ports import Catalog
 
 T0 = datetime(2021, 7, 11, 9, 17, 13, 123456, tzinfo=UTC)
@@ -57,20 +57,55 @@ def test_times_in_other_zones_come_back_as_utc(catalog: Catalog) -> None:
     assert stored.created_at.utcoffset() == timedelta(0)
 
 
-def test_same_content_is_stored_once(catalog: Catalog) -> None:
+def test_same_content_of_one_owner_is_stored_once(catalog: Catalog) -> None:
     first = catalog.add_image(make_image(1))
-    duplicate = make_image(1, owner="someone-else")
+    duplicate = make_image(1)
 
     assert catalog.add_image(duplicate) == first
-    assert catalog.find_by_sha256(first.sha256) == first
+    assert catalog.find_by_sha256("user-1", first.sha256) == first
     with pytest.raises(NotFound):
         catalog.get_image(duplicate.image_id)
+
+
+def test_same_content_of_two_owners_is_two_images(catalog: Catalog) -> None:
+    mine = catalog.add_image(make_image(1))
+    theirs = make_image(1, owner="user-2")
+
+    assert catalog.add_image(theirs) == theirs
+    assert catalog.find_by_sha256("user-1", mine.sha256) == mine
+    assert catalog.find_by_sha256("user-2", mine.sha256) == theirs
+    assert catalog.find_by_sha256("user-3", mine.sha256) is None
+
+    catalog.delete_image(mine.image_id)  # the other owner's copy is untouched
+    assert catalog.get_image(theirs.image_id) == theirs
+    assert catalog.find_by_sha256("user-1", mine.sha256) is None
+    assert catalog.add_image(make_image(1, image_id=mine.image_id)).owner == "user-1"
+
+
+def test_listing_by_owner_shows_only_that_owners_images(catalog: Catalog) -> None:
+    mine = [catalog.add_image(make_image(n, T0 + timedelta(seconds=n))) for n in range(5)]
+    theirs = [
+        catalog.add_image(make_image(n, T0 + timedelta(seconds=n), owner="user-2"))
+        for n in range(3)
+    ]
+    seen: list[Image] = []
+    cursor = None
+    while True:
+        page, cursor = catalog.list_images(2, cursor, owner="user-1")
+        seen.extend(page)
+        if cursor is None:
+            break
+
+    assert seen == list(reversed(mine))
+    assert catalog.list_images(10, None, owner="user-2")[0] == list(reversed(theirs))
+    assert catalog.list_images(10, None, owner="nobody") == ([], None)
+    assert len(catalog.list_images(10, None)[0]) == 8  # no owner: everyone's
 
 
 def test_unknown_image_is_not_found(catalog: Catalog) -> None:
     with pytest.raises(NotFound):
         catalog.get_image(new_image_id())
-    assert catalog.find_by_sha256("0" * 64) is None
+    assert catalog.find_by_sha256("user-1", "0" * 64) is None
 
 
 def test_save_updates_an_image(catalog: Catalog) -> None:
@@ -95,7 +130,7 @@ def test_save_of_a_deleted_image_is_not_found(catalog: Catalog) -> None:
         catalog.get_image(image.image_id)
     with pytest.raises(NotFound):
         catalog.delete_image(image.image_id)
-    assert catalog.find_by_sha256(image.sha256) is None
+    assert catalog.find_by_sha256(image.owner, image.sha256) is None
 
 
 def test_pages_cover_every_image_once_newest_first(catalog: Catalog) -> None:
@@ -142,7 +177,7 @@ def test_images_with_status(catalog: Catalog) -> None:
 
 def test_api_keys_add_find_list_revoke(catalog: Catalog) -> None:
     key = ApiKey("key-1", "hash-1", "user-1", T0, email="a@example.com")
-    other = ApiKey("key-2", "hash-2", "user-2", T0 + timedelta(days=1))
+    other = ApiKey("key-2", "hash-2", "user-2", T0 + timedelta(days=1), role="analyst")
     catalog.add_key(key)
     catalog.add_key(other)
 
@@ -150,13 +185,40 @@ def test_api_keys_add_find_list_revoke(catalog: Catalog) -> None:
     assert catalog.find_key("no-such-hash") is None
     assert catalog.list_keys() == [key, other]
 
-    catalog.revoke_key("key-1")
+    assert catalog.revoke_key("key-1") == dataclasses.replace(key, revoked=True)
 
     found = catalog.find_key("hash-1")
     assert found is not None and found.revoked
     assert catalog.find_key("hash-2") == other
     with pytest.raises(NotFound):
         catalog.revoke_key("no-such-key")
+
+
+def test_roles_are_kept_with_their_keys(catalog: Catalog) -> None:
+    for n, role in enumerate(("user", "producer", "analyst", "admin")):
+        catalog.add_key(ApiKey(f"key-{n}", f"hash-{n}", f"user-{n}", T0, role=role))
+
+    assert [k.role for k in catalog.list_keys()] == ["user", "producer", "analyst", "admin"]
+    found = catalog.find_key("hash-1")
+    assert found is not None and found.role == "producer"
+
+
+def test_sessions_add_find_and_end_one_or_all_of_a_key(catalog: Catalog) -> None:
+    later = T0 + timedelta(days=7)
+    one = DashboardSession("s-1", "hash-1", T0, later)
+    two = DashboardSession("s-2", "hash-1", T0, later)
+    other = DashboardSession("s-3", "hash-2", T0, later)
+    for session in (one, two, other):
+        catalog.add_session(session)
+
+    assert catalog.find_session("s-1") == one
+    assert catalog.find_session("no-such-session") is None
+    assert catalog.delete_sessions(session_hash="s-1") == 1
+    assert catalog.find_session("s-1") is None
+    assert catalog.find_session("s-2") == two
+    assert catalog.delete_sessions(key_hash="hash-1") == 1
+    assert catalog.find_session("s-2") is None
+    assert catalog.find_session("s-3") == other
 
 
 def test_record_requests_counts_each_key_once_ever(catalog: Catalog) -> None:
@@ -262,3 +324,45 @@ def test_concurrent_sqlite_catalogs_count_each_event_once(tmp_path: Path) -> Non
     finally:
         for catalog in catalogs:
             catalog.close()
+
+
+def test_a_catalog_from_before_owners_dedupes_per_owner_and_keeps_its_admin(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "catalog.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE images (
+            image_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, content_type TEXT NOT NULL,
+            width INTEGER NOT NULL, height INTEGER NOT NULL, bytes INTEGER NOT NULL,
+            created_at TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL,
+            failure_reason TEXT, thumbnails TEXT NOT NULL);
+        CREATE TABLE api_keys (
+            key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL, email TEXT, revoked INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO api_keys VALUES ('k1', 'h1', 'admin', '2021-07-11T09:17:13.000000+00:00',
+            NULL, 0);
+        INSERT INTO api_keys VALUES ('k2', 'h2', 'alice', '2021-07-11T09:17:14.000000+00:00',
+            NULL, 0);
+        """
+    )
+    image = make_image(1)
+    old.execute(
+        "INSERT INTO images VALUES (?, ?, 'image/jpeg', 640, 480, ?, ?, 'user-1', "
+        "'processing', NULL, '{}')",
+        (image.image_id, image.sha256, image.bytes, image.created_at.isoformat()),
+    )
+    old.commit()
+    old.close()
+
+    catalog = SqliteCatalog(path)
+    assert [(k.user_id, k.role) for k in catalog.list_keys()] == [
+        ("admin", "admin"),
+        ("alice", "user"),
+    ]
+    assert catalog.get_image(image.image_id) == image
+    theirs = make_image(1, owner="user-2")
+    assert catalog.add_image(theirs) == theirs

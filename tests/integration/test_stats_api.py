@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from imagelake.adapters.embedded.duckdb_engine import DuckDBEngine
+from imagelake.domain.access import Role
 from imagelake.lake.compaction import LakeCompactor
 from tests.lake_rig import Request, archive, by_day, image_counts, requests, user_counts
 from tests.unit.api_harness import Api, open_api
@@ -17,7 +18,7 @@ REQS = requests(400)
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    with open_api(tmp_path) as api:
+    with open_api(tmp_path, role=Role.ANALYST) as api:
         lake = api.wired.container.archive
         archive(lake, [r.body for r in REQS[:250]])
         LakeCompactor(lake, DuckDBEngine()).compact()

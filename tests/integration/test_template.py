@@ -414,7 +414,7 @@ def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -
         "5d5b3c1e-8a0e-4c55-9a43-0b5a3a0b9f11", "ab" * 32, "image/png", 4, 3, 99, utcnow()
     )
     catalog.add_image(image)
-    assert catalog.find_by_sha256(image.sha256) == image
+    assert catalog.find_by_sha256(image.owner, image.sha256) == image
     events = SqsQueue(client("sqs"), f"{prefix}-observer")
     events.send([b'{"not": "an event"}'])
     (message,) = events.receive(1, 30)

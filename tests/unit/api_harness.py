@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from imagelake.api.app import create_app
 from imagelake.bootstrap import Services, build, services
 from imagelake.config import Settings
+from imagelake.domain.access import Role
 from imagelake.ports import ImageEngine
 
 PUBLIC_URL = "http://imagelake.test"
@@ -107,7 +108,9 @@ class Api:
 
 
 @contextmanager
-def open_api(tmp_path: Path, engine: ImageEngine | None = None, **overrides: Any) -> Iterator[Api]:
+def open_api(
+    tmp_path: Path, engine: ImageEngine | None = None, role: Role = Role.USER, **overrides: Any
+) -> Iterator[Api]:
     """A fresh service on in-memory adapters, an API key for it, and a client that sends it.
 
     engine, if given, stands in for libvips (tests.unit.fakes.FakeImageEngine).
@@ -117,7 +120,7 @@ def open_api(tmp_path: Path, engine: ImageEngine | None = None, **overrides: Any
     if engine is not None:
         container.engine = engine
     wired = services(container)
-    _, token = wired.keys.create("tester")
+    _, token = wired.keys.create("tester", role=role)
     client = TestClient(create_app(wired), headers={"Authorization": f"Bearer {token}"})
     try:
         with client:

@@ -46,10 +46,11 @@ def png(width: int, height: int, seed: int = 0) -> bytes:
 
 
 def truncated_png(width: int = 600, height: int = 400) -> bytes:
-    """Cut in the middle of its pixel data with the IEND trailer put back: it passes every
-    upload check, and only decoding it fails."""
+    """Its pixel data cut in half, in whole chunks up to IEND: it passes every upload check,
+    and only decoding it fails."""
     whole = png(width, height)
-    return whole[: len(whole) // 2] + whole[-12:]
+    pixels = whole[8 + 25 + CHUNK_HEAD.size : -12 - 4]  # the IDAT chunk's body
+    return whole[: 8 + 25] + _chunk(b"IDAT", pixels[: len(pixels) // 2]) + whole[-12:]
 
 
 def fitted(width: int, height: int, size: int) -> tuple[int, int]:

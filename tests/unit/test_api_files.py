@@ -10,14 +10,16 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import pytest
 
 from imagelake.domain.signing import Signer
-from tests.photos import photo_bytes
 from tests.unit.api_harness import SIGNING_KEY, Api, open_api
+from tests.unit.fakes import FakeImageEngine, png
+
+PHOTO, OTHER_PHOTO = png(600, 400), png(600, 400, seed=1)
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     # The service signs with a new key and still accepts links made with the retired one.
-    with open_api(tmp_path, signing_keys_previous="retired-key") as api:
+    with open_api(tmp_path, FakeImageEngine(), signing_keys_previous="retired-key") as api:
         yield api
 
 
@@ -31,7 +33,7 @@ def link(key: str, signer: Signer, ttl: int = 600, now: float | None = None) -> 
 
 
 def test_a_signed_url_serves_the_bytes_with_type_etag_and_cache_headers(api: Api) -> None:
-    data = photo_bytes("coffee", "png")
+    data = PHOTO
     url = api.upload(data, "application/octet-stream").json()["original_url"]
     expires = int(parse_qs(urlsplit(url).query)["expires"][0])
 
@@ -46,7 +48,7 @@ def test_a_signed_url_serves_the_bytes_with_type_etag_and_cache_headers(api: Api
 
 
 def test_if_none_match_with_the_etag_is_304_without_a_body(api: Api) -> None:
-    url = api.upload(photo_bytes("coffee")).json()["original_url"]
+    url = api.upload(PHOTO).json()["original_url"]
     etag = api.fetch(url).headers["etag"]
 
     unchanged = api.fetch(url, **{"If-None-Match": etag})
@@ -61,7 +63,7 @@ def test_if_none_match_with_the_etag_is_304_without_a_body(api: Api) -> None:
 
 
 def test_files_need_no_api_key(api: Api) -> None:
-    url = api.upload(photo_bytes("coffee")).json()["original_url"]
+    url = api.upload(PHOTO).json()["original_url"]
 
     reply = api.fetch(url)  # sends an empty Authorization header
 
@@ -69,12 +71,12 @@ def test_files_need_no_api_key(api: Api) -> None:
 
 
 def test_a_tampered_link_is_403(api: Api) -> None:
-    url = api.upload(photo_bytes("coffee")).json()["original_url"]
+    url = api.upload(PHOTO).json()["original_url"]
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     expires, signature = query["expires"][0], query["signature"][0]
     flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
-    other_key = api.upload(photo_bytes("rocket")).json()["original_url"]
+    other_key = api.upload(OTHER_PHOTO).json()["original_url"]
 
     for path in (
         f"{parts.path}?expires={expires}&signature={flipped}",
@@ -91,7 +93,7 @@ def test_a_tampered_link_is_403(api: Api) -> None:
 
 
 def test_an_expired_link_is_403(api: Api) -> None:
-    url = api.upload(photo_bytes("coffee")).json()["original_url"]
+    url = api.upload(PHOTO).json()["original_url"]
     signer = api.wired.container.signer
 
     reply = api.client.get(link(key_of(url), signer, ttl=60, now=time.time() - 3600))
@@ -101,7 +103,7 @@ def test_an_expired_link_is_403(api: Api) -> None:
 
 
 def test_links_signed_with_the_previous_key_still_work(api: Api) -> None:
-    url = api.upload(photo_bytes("coffee")).json()["original_url"]
+    url = api.upload(PHOTO).json()["original_url"]
 
     retired = api.client.get(link(key_of(url), Signer(b"retired-key")))
     current = api.client.get(link(key_of(url), Signer(SIGNING_KEY.encode())))

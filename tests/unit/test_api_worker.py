@@ -8,28 +8,23 @@ from pathlib import Path
 import pytest
 
 from imagelake.api import routes_images
-from tests.photos import photo_bytes
 from tests.unit.api_harness import PUBLIC_URL, Api, open_api
+from tests.unit.fakes import FakeImageEngine, png, truncated_png
 
 MAX_RECEIVES = 3
+PHOTO, OTHER_PHOTO = png(600, 400), png(600, 400, seed=1)
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    with open_api(tmp_path, max_receives=MAX_RECEIVES, visibility_timeout=30) as api:
+    engine = FakeImageEngine()
+    with open_api(tmp_path, engine, max_receives=MAX_RECEIVES, visibility_timeout=30) as api:
         yield api
-
-
-def truncated_png() -> bytes:
-    """Cut in the middle of its pixel data with the IEND trailer put back: it passes every
-    upload check, and only decoding it fails."""
-    png = photo_bytes("coffee", "png")
-    return png[: len(png) // 2] + png[-12:]
 
 
 def test_a_file_that_fails_to_decode_ends_failed_and_the_next_job_runs(api: Api) -> None:
     bad = api.upload(truncated_png())
-    good = api.upload(photo_bytes("rocket"))
+    good = api.upload(OTHER_PHOTO)
     assert bad.status_code == 201
 
     api.drain()
@@ -46,9 +41,9 @@ def test_a_file_that_fails_to_decode_ends_failed_and_the_next_job_runs(api: Api)
 
 
 def test_a_job_that_keeps_failing_is_retried_a_bounded_number_of_times(api: Api) -> None:
-    bad = api.upload(photo_bytes("coffee")).json()
-    api.wired.container.blobs.delete(f"originals/{bad['image_id']}.jpg")  # the worker can't read it
-    good = api.upload(photo_bytes("rocket")).json()
+    bad = api.upload(PHOTO).json()
+    api.wired.container.blobs.delete(f"originals/{bad['image_id']}.png")  # the worker can't read it
+    good = api.upload(OTHER_PHOTO).json()
 
     handled = api.drain()
 
@@ -80,7 +75,7 @@ def test_a_job_whose_workers_keep_dying_is_given_up(api: Api) -> None:
 
 def test_a_malformed_job_is_dead_lettered_without_blocking(api: Api) -> None:
     api.wired.container.jobs.send([b"not json"])
-    image_id = api.upload(photo_bytes()).json()["image_id"]
+    image_id = api.upload(PHOTO).json()["image_id"]
 
     api.drain()
 
@@ -89,7 +84,7 @@ def test_a_malformed_job_is_dead_lettered_without_blocking(api: Api) -> None:
 
 
 def test_the_compat_route_waits_for_the_thumbnail(api: Api) -> None:
-    data = photo_bytes("coffee")
+    data = PHOTO
 
     with api.worker():
         reply = api.client.post(
@@ -109,7 +104,7 @@ def test_the_compat_route_waits_for_the_thumbnail(api: Api) -> None:
 
 
 def test_the_compat_route_answers_a_duplicate_at_once(api: Api) -> None:
-    data = photo_bytes("coffee")
+    data = PHOTO
     first_id = api.upload_ready(data)["image_id"]
 
     reply = api.client.post("/upload_image", content=data, headers={"Content-Type": "image/jpg"})
@@ -143,7 +138,7 @@ def test_metrics_count_uploads_duplicates_thumbnails_failures_and_queue_depth(ap
         "failures": api.metric("imagelake_failures_total", kind="thumbnail"),
         "rejected": api.metric("imagelake_rejected_uploads_total", reason="unsupported_media_type"),
     }
-    data = photo_bytes("coffee")
+    data = PHOTO
     api.upload(data)
     api.upload(data)
     api.upload(truncated_png())
@@ -171,9 +166,7 @@ def test_the_compat_route_says_503_when_no_worker_gets_to_it(
 ) -> None:
     monkeypatch.setattr(routes_images, "LEGACY_WAIT_SECONDS", 0.3)
 
-    reply = api.client.post(
-        "/upload_image", content=photo_bytes(), headers={"Content-Type": "image/jpg"}
-    )
+    reply = api.client.post("/upload_image", content=PHOTO, headers={"Content-Type": "image/jpg"})
 
     assert reply.status_code == 503
     image_id = api.client.get("/images").json()["images"][0]["image_id"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from starlette.types import Message
 
 from tests.unit.api_harness import open_api
+from tests.unit.fakes import FakeImageEngine
 
 LIMIT = 100_000
 CHUNK = 10_000
@@ -52,7 +53,7 @@ def post(
 
 
 def test_a_chunked_body_is_read_only_up_to_the_cap(tmp_path: Path) -> None:
-    with open_api(tmp_path, max_upload_bytes=LIMIT) as api:
+    with open_api(tmp_path, FakeImageEngine(), max_upload_bytes=LIMIT) as api:
         headers = [
             (b"content-type", b"image/jpeg"),
             (b"authorization", f"Bearer {api.token}".encode()),
@@ -66,7 +67,7 @@ def test_a_chunked_body_is_read_only_up_to_the_cap(tmp_path: Path) -> None:
 
 
 def test_a_declared_length_over_the_cap_is_refused_before_reading(tmp_path: Path) -> None:
-    with open_api(tmp_path, max_upload_bytes=LIMIT) as api:
+    with open_api(tmp_path, FakeImageEngine(), max_upload_bytes=LIMIT) as api:
         headers = [
             (b"content-type", b"image/jpeg"),
             (b"content-length", str(LIMIT + 1).encode()),

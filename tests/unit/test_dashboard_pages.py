@@ -12,8 +12,8 @@ import pytest
 from imagelake.api import dashboard_views as views
 from imagelake.api.routes_dashboard import PAGE_SIZE
 from imagelake.domain.images import Image, ImageStatus
-from tests.photos import photo_bytes
 from tests.unit.api_harness import PUBLIC_URL, Api, open_api
+from tests.unit.fakes import FakeImageEngine, png
 
 STATIC = Path(views.__file__).parent / "static"
 
@@ -21,7 +21,7 @@ STATIC = Path(views.__file__).parent / "static"
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     """Signed in the way a browser is: by the session cookie alone."""
-    with open_api(tmp_path) as api:
+    with open_api(tmp_path, FakeImageEngine()) as api:
         api.client.headers.pop("Authorization")
         api.client.post("/login", data={"key": api.token}, follow_redirects=False)
         yield api
@@ -39,7 +39,7 @@ def cards(html: str) -> list[str]:
 
 
 def test_the_gallery_pages_through_every_image_newest_first(api: Api) -> None:
-    ids = [upload(api, photo_bytes("coffee", quality=60 + i)) for i in range(PAGE_SIZE + 1)]
+    ids = [upload(api, png(60, 40, seed=i)) for i in range(PAGE_SIZE + 1)]
 
     first = api.client.get("/")
     older = re.search(r'rel="next" href="([^"]+)"', first.text)
@@ -55,7 +55,7 @@ def test_the_gallery_pages_through_every_image_newest_first(api: Api) -> None:
 def test_a_processing_image_is_a_placeholder_and_a_ready_one_a_lazy_signed_thumbnail(
     api: Api,
 ) -> None:
-    image_id = upload(api, photo_bytes("chelsea"))
+    image_id = upload(api, png(451, 300))
     before = api.client.get("/").text
     api.drain()
     after = api.client.get("/").text
@@ -83,7 +83,7 @@ def test_a_mangled_cursor_goes_back_to_the_first_page(api: Api) -> None:
 
 
 def test_the_image_page_offers_counted_downloads_and_shows_the_requests(api: Api) -> None:
-    image_id = upload(api, photo_bytes("astronaut", scale=0.5))
+    image_id = upload(api, png(256, 256))
     api.drain()
     before = api.client.get(f"/view/{image_id}").text
 
@@ -112,7 +112,7 @@ def test_an_unknown_image_is_an_html_404(api: Api) -> None:
 
 @pytest.mark.parametrize("path", ["/", "/upload", "/analytics", "/login"])
 def test_pages_load_nothing_from_other_hosts(api: Api, path: str) -> None:
-    upload(api, photo_bytes())
+    upload(api, png(64, 48))
     api.drain()
 
     page = api.client.get(path)

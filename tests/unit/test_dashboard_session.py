@@ -1,24 +1,29 @@
-"""Dashboard sign-in: the API key in a strict HttpOnly cookie, and the CSRF rules for using it."""
+"""Dashboard sign-in: a random session id in a strict HttpOnly cookie, and its CSRF rules."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from imagelake.api.session import SESSION_COOKIE
-from tests.photos import photo_bytes
-from tests.unit.api_harness import Api, open_api
+from imagelake.domain.images import utcnow
+from imagelake.services.api_keys import hash_key
+from tests.unit.api_harness import PUBLIC_URL, Api, open_api
+from tests.unit.fakes import FakeImageEngine, png
 
-SITE = "http://testserver"
+SITE = PUBLIC_URL  # the Origin a browser sends is the public URL
 IMAGE_ID = "b9f08c7f-089e-4cbf-ba78-a89a6e586e86"
+PHOTO = png(64, 48)
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     """A browser-like client: no Authorization header, cookies kept between calls."""
-    with open_api(tmp_path) as api:
+    with open_api(tmp_path, FakeImageEngine()) as api:
         api.client.headers.pop("Authorization")
         yield api
 
@@ -38,14 +43,21 @@ def test_pages_send_a_signed_out_visitor_to_sign_in_and_back(api: Api, path: str
     assert reply.headers["location"] == "/login?next=" + path.replace("/", "%2F")
 
 
-def test_signing_in_sets_a_strict_http_only_cookie_holding_the_key(api: Api) -> None:
+def test_signing_in_sets_a_strict_http_only_cookie_holding_a_session_not_the_key(
+    api: Api,
+) -> None:
     reply = api.client.post(
         "/login", data={"key": f"  {api.token} ", "next": "/upload"}, follow_redirects=False
     )
 
     assert (reply.status_code, reply.headers["location"]) == (303, "/upload")
     cookie = reply.headers["set-cookie"]
-    assert cookie.startswith(f"{SESSION_COOKIE}={api.token};")
+    session = cookie.split(";", 1)[0].removeprefix(f"{SESSION_COOKIE}=")
+    assert session.startswith("ils_") and api.token not in cookie
+    catalog = api.wired.container.catalog
+    assert catalog.find_session(session) is None  # stored hashed only
+    stored = catalog.find_session(hash_key(session))
+    assert stored is not None and stored.expires_at > utcnow() + timedelta(days=6)
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
     assert "Path=/" in cookie
@@ -57,7 +69,7 @@ def test_signing_in_sets_a_strict_http_only_cookie_holding_the_key(api: Api) -> 
 
 
 def test_the_cookie_is_secure_when_the_public_url_is_https(tmp_path: Path) -> None:
-    with open_api(tmp_path, public_url="https://images.example") as api:
+    with open_api(tmp_path, FakeImageEngine(), public_url="https://images.example") as api:
         reply = api.client.post("/login", data={"key": api.token}, follow_redirects=False)
 
     assert "Secure" in reply.headers["set-cookie"]
@@ -114,6 +126,55 @@ def test_signing_out_forgets_the_key(api: Api) -> None:
     assert api.client.get("/images").status_code == 401
 
 
+def test_signing_out_ends_the_session_on_the_server_too(api: Api) -> None:
+    sign_in(api, api.token, Origin=SITE)
+    stolen = api.client.cookies[SESSION_COOKIE]
+
+    api.client.post("/logout", headers={"Origin": SITE}, follow_redirects=False)
+    api.client.cookies.set(SESSION_COOKIE, stolen)  # a copy of the cookie kept elsewhere
+
+    assert api.client.get("/images").status_code == 401
+    assert api.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_revoking_a_key_ends_its_sessions_on_the_server(api: Api) -> None:
+    key, token = api.wired.keys.create("leaver")
+    sign_in(api, token)
+    session = api.client.cookies[SESSION_COOKIE]
+
+    api.wired.keys.revoke(key.key_id)
+
+    assert api.wired.container.catalog.find_session(hash_key(session)) is None
+    assert api.client.get("/images").status_code == 401
+
+
+def test_an_expired_session_is_refused(api: Api) -> None:
+    sign_in(api, api.token)
+    catalog = api.wired.container.catalog
+    stored = catalog.find_session(hash_key(api.client.cookies[SESSION_COOKIE]))
+    assert stored is not None
+    catalog.delete_sessions(session_hash=stored.session_hash)
+    catalog.add_session(dataclasses.replace(stored, expires_at=utcnow() - timedelta(seconds=1)))
+
+    reply = api.client.get("/images")
+
+    assert reply.status_code == 401
+    assert "session has ended" in reply.json()["error"]["message"]
+
+
+def test_behind_a_proxy_the_origin_must_match_the_public_url(tmp_path: Path) -> None:
+    public = "https://images.example"
+    with open_api(tmp_path, FakeImageEngine(), public_url=public) as api:
+        api.client.headers.pop("Authorization")
+        # The proxy passes its upstream Host: the Origin matches the public URL, not it.
+        ok = api.client.post("/login", data={"key": api.token}, headers={"Origin": public})
+        assert ok.status_code in (200, 303)
+        forged = api.client.post(
+            "/login", data={"key": api.token}, headers={"Origin": "http://testserver"}
+        )
+        assert forged.status_code == 403
+
+
 def test_the_cookie_authenticates_reads_of_the_api(api: Api) -> None:
     sign_in(api, api.token)
 
@@ -125,7 +186,7 @@ def test_a_cookie_upload_without_the_csrf_header_is_refused_and_stores_nothing(
 ) -> None:
     sign_in(api, api.token)
 
-    reply = api.upload(photo_bytes())
+    reply = api.upload(PHOTO)
 
     assert reply.status_code == 403
     assert reply.json()["error"]["code"] == "forbidden"
@@ -138,7 +199,7 @@ def test_a_cookie_upload_with_the_csrf_header_is_accepted(api: Api) -> None:
 
     reply = api.client.post(
         "/images",
-        content=photo_bytes(),
+        content=PHOTO,
         headers={"X-Requested-With": "XMLHttpRequest", "Origin": SITE},
     )
 
@@ -153,7 +214,7 @@ def test_a_cookie_call_from_another_origin_is_refused(api: Api, method: str, pat
     reply = api.client.request(
         method,
         path,
-        content=photo_bytes(),
+        content=PHOTO,
         headers={"X-Requested-With": "XMLHttpRequest", "Origin": "https://evil.example"},
     )
 
@@ -170,7 +231,7 @@ def test_a_bearer_header_is_used_instead_of_the_cookie(api: Api) -> None:
 
 
 def test_with_auth_off_the_pages_need_no_sign_in(tmp_path: Path) -> None:
-    with open_api(tmp_path, auth="off") as api:
+    with open_api(tmp_path, FakeImageEngine(), auth="off") as api:
         api.client.headers.pop("Authorization")
         gallery = api.client.get("/", follow_redirects=False)
         login = api.client.get("/login", follow_redirects=False)

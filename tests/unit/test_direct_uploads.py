@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
-from imagelake.adapters.embedded.vips import VipsEngine
 from imagelake.adapters.memory import MemoryBlobStore, MemoryCatalog, MemoryQueue
 from imagelake.domain.errors import InvalidInput, NotFound
 from imagelake.domain.images import ImageStatus
 from imagelake.domain.signing import Signer
 from imagelake.services.ingest import IngestService
 from imagelake.services.uploads import DirectUploads, incoming_upload_id
-from tests.photos import photo_bytes
 from tests.unit.api_harness import open_api
+from tests.unit.fakes import FakeImageEngine, png
 
 MAX_BYTES = 2_000_000
 
@@ -45,7 +44,7 @@ def direct_uploads(store: PresigningMemoryStore, catalog: MemoryCatalog) -> Dire
         catalog=catalog,
         jobs=MemoryQueue("jobs"),
         events=MemoryQueue("events"),
-        engine=VipsEngine(max_pixels=50_000_000),
+        engine=FakeImageEngine(max_pixels=50_000_000),
         max_pixels=10**8,
     )
     return DirectUploads(blobs=store, ingest=ingest, max_bytes=MAX_BYTES, ttl=300)
@@ -59,9 +58,9 @@ def uploads(store: PresigningMemoryStore, catalog: MemoryCatalog) -> DirectUploa
 def test_an_uploaded_object_becomes_an_image_of_the_ticket_owner(
     uploads: DirectUploads, store: PresigningMemoryStore, catalog: MemoryCatalog
 ) -> None:
-    ticket = uploads.start("alice", "image/jpeg")
-    photo = photo_bytes("coffee", scale=0.3)
-    store.put(ticket.key, photo, "image/jpeg")  # what the client's POST to S3 does
+    ticket = uploads.start("alice", "image/png")
+    photo = png(180, 120)
+    store.put(ticket.key, photo, "image/png")  # what the client's POST to S3 does
 
     status = uploads.finish(f"some/prefix/{ticket.key}")  # the full key, prefix and all
 
@@ -77,7 +76,7 @@ def test_a_redelivered_event_changes_nothing(
     uploads: DirectUploads, store: PresigningMemoryStore, catalog: MemoryCatalog
 ) -> None:
     ticket = uploads.start("bob")
-    store.put(ticket.key, photo_bytes("rocket", scale=0.3), "image/jpeg")
+    store.put(ticket.key, png(180, 120, seed=1), "image/png")
     first = uploads.finish(ticket.key)
 
     again = uploads.finish(ticket.key)
@@ -132,7 +131,7 @@ def test_a_form_for_a_bad_media_type_is_refused(uploads: DirectUploads) -> None:
 
 
 def test_a_local_store_answers_409_and_points_at_post_images(tmp_path: Path) -> None:
-    with open_api(tmp_path) as api:
+    with open_api(tmp_path, FakeImageEngine()) as api:
         reply = api.client.post("/images/uploads", json={"content_type": "image/png"})
         unknown = api.client.get("/images/uploads/" + "0" * 32)
         malformed = api.client.get("/images/uploads/..%2f..%2fkeys")

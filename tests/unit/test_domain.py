@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from imagelake.codecs.event_json import parse_event
-from imagelake.domain.errors import CorruptImage, Forbidden, InvalidEvent, UnsupportedMediaType
+from imagelake.domain.errors import Forbidden, InvalidEvent, UnsupportedMediaType
 from imagelake.domain.events import (
     EventName,
     build_event,
@@ -26,7 +26,7 @@ from imagelake.domain.images import (
     thumbnail_key,
 )
 from imagelake.domain.signing import Signer
-from imagelake.domain.sniff import check_complete, sniff_content_type
+from imagelake.domain.sniff import sniff_content_type
 
 IMAGE_ID = "b9f08c7f-089e-4cbf-ba78-a89a6e586e86"
 PAYLOAD: dict[str, Any] = {
@@ -160,33 +160,6 @@ def test_sniffing_tells_each_format(head: bytes, content_type: str) -> None:
 def test_sniffing_refuses_what_is_not_a_supported_image(head: bytes) -> None:
     with pytest.raises(UnsupportedMediaType):
         sniff_content_type(head)
-
-
-@pytest.mark.parametrize(
-    ("tail", "content_type"),
-    [
-        (b"...\xff\xd9", "image/jpeg"),
-        (b"...\xff\xd9\x00\x00", "image/jpeg"),
-        (b"\x00\x00\x00\x00IEND\xaeB`\x82", "image/png"),
-        (b"...\x00;", "image/gif"),
-        (b"anything", "image/webp"),
-    ],
-)
-def test_complete_files_pass(tail: bytes, content_type: str) -> None:
-    check_complete(tail, content_type)
-
-
-@pytest.mark.parametrize(
-    ("tail", "content_type"),
-    [
-        (b"...\xff\xd8\x00\x01", "image/jpeg"),
-        (b"IDAT" + b"\x00" * 40, "image/png"),
-        (b"...", "image/gif"),
-    ],
-)
-def test_truncated_files_are_corrupt(tail: bytes, content_type: str) -> None:
-    with pytest.raises(CorruptImage):
-        check_complete(tail, content_type)
 
 
 NOW = 1_700_000_000.0

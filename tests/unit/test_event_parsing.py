@@ -109,3 +109,13 @@ def test_whitespace_around_a_payload_is_fine(raw: bytes) -> None:
 def test_anything_but_one_json_value_is_refused(raw: bytes) -> None:
     with pytest.raises(InvalidEvent, match="not valid JSON"):
         decode_payload(raw)
+
+
+@pytest.mark.parametrize("wrap", ['{{"user_id": {}}}', '[{{"user_id": {}}}]'])
+def test_an_integer_too_long_to_read_is_named_without_pythons_settings(wrap: str) -> None:
+    text = wrap.format("7" * 5000)
+
+    for parse in (lambda: json_items(text), lambda: parse_event(text.encode())):
+        with pytest.raises(InvalidEvent) as raised:
+            parse()
+        assert str(raised.value) == "not valid JSON: an integer of more than 4300 digits"

@@ -16,11 +16,11 @@ from imagelake.adapters.memory import MemoryCatalog
 from imagelake.api.app import create_app
 from imagelake.bootstrap import build, services
 from imagelake.config import Settings
-from imagelake.domain.errors import Conflict, Forbidden, NotFound, UploadRejected
+from imagelake.domain.errors import Conflict, NotFound, UploadRejected
 from imagelake.domain.signing import Signer
 from imagelake.services.uploads import DirectUploads
-from tests.photos import photo_bytes
 from tests.unit.api_harness import MEMORY, PUBLIC_URL
+from tests.unit.fakes import FakeImageEngine, png
 from tests.unit.test_direct_uploads import PresigningMemoryStore, direct_uploads
 
 
@@ -55,8 +55,8 @@ def uploads(store: RacingStore, catalog: MemoryCatalog) -> DirectUploads:
 def test_completing_ingests_the_upload_once_whoever_finishes_it(
     uploads: DirectUploads, store: RacingStore, catalog: MemoryCatalog
 ) -> None:
-    ticket = uploads.start("alice", "image/jpeg")
-    store.put(ticket.key, photo_bytes("coffee", scale=0.3), "image/jpeg")
+    ticket = uploads.start("alice", "image/png")
+    store.put(ticket.key, png(180, 120), "image/png")
 
     done = uploads.complete(ticket.upload_id, "alice")
 
@@ -73,7 +73,7 @@ def test_completing_after_the_event_gives_the_event_s_answer(
     uploads: DirectUploads, store: RacingStore
 ) -> None:
     ticket = uploads.start("bob")
-    store.put(ticket.key, photo_bytes("rocket", scale=0.3), "image/jpeg")
+    store.put(ticket.key, png(180, 120, seed=1), "image/png")
     by_event = uploads.finish(ticket.key)
 
     assert uploads.complete(ticket.upload_id, "bob") == by_event
@@ -83,7 +83,7 @@ def test_an_event_finishing_it_midway_is_no_conflict(
     uploads: DirectUploads, store: RacingStore, catalog: MemoryCatalog
 ) -> None:
     ticket = uploads.start("carol")
-    store.put(ticket.key, photo_bytes("astronaut", scale=0.3), "image/jpeg")
+    store.put(ticket.key, png(150, 150, seed=2), "image/png")
     # complete() has read the pending ticket; the event finishes and removes the object.
     store.key, store.before_get = ticket.key, lambda: uploads.finish(ticket.key)
 
@@ -102,7 +102,7 @@ def test_nothing_uploaded_yet_is_a_conflict_that_a_later_call_resolves(
 
     with pytest.raises(Conflict, match="POST the file"):
         uploads.complete(ticket.upload_id, "dave")
-    store.put(ticket.key, photo_bytes("coffee", scale=0.2), "image/jpeg")
+    store.put(ticket.key, png(120, 80), "image/png")
 
     assert uploads.complete(ticket.upload_id, "dave").status == "accepted"
 
@@ -111,10 +111,12 @@ def test_only_the_owner_may_complete_and_a_refusal_consumes_nothing(
     uploads: DirectUploads, store: RacingStore
 ) -> None:
     ticket = uploads.start("erin")
-    store.put(ticket.key, photo_bytes("coffee", scale=0.2), "image/jpeg")
+    store.put(ticket.key, png(120, 80), "image/png")
 
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # as if absent: someone else's upload is not confirmed
         uploads.complete(ticket.upload_id, "mallory")
+    with pytest.raises(NotFound):
+        uploads.status_of(ticket.upload_id, "mallory")
 
     assert uploads.status(ticket.upload_id).status == "pending"
     assert uploads.complete(ticket.upload_id, "erin").status == "accepted"
@@ -155,9 +157,9 @@ class DirectApi:
 
     def upload(self, user: str, data: bytes) -> str:
         """Ask for a form as `user`, put the bytes where the form's POST would; the complete URL."""
-        form = self.post(user, "/images/uploads", json={"content_type": "image/jpeg"})
+        form = self.post(user, "/images/uploads", json={"content_type": "image/png"})
         assert form.status_code == 201, form.text
-        self.store.put(form.json()["key"], data, "image/jpeg")
+        self.store.put(form.json()["key"], data, "image/png")
         complete_url: str = form.json()["complete_url"]
         return complete_url
 
@@ -168,6 +170,7 @@ def direct_api(tmp_path: Path) -> Iterator[DirectApi]:
     container = build(Settings(data_dir=tmp_path / "data", **MEMORY))
     store = PresigningMemoryStore(PUBLIC_URL, container.signer)
     container.blobs = store
+    container.engine = FakeImageEngine()
     wired = services(container)
     tokens = {user: wired.keys.create(user)[1] for user in ("alice", "mallory")}
 
@@ -183,7 +186,7 @@ def direct_api(tmp_path: Path) -> Iterator[DirectApi]:
 
 
 def test_complete_answers_as_post_images_does(tmp_path: Path) -> None:
-    photo = photo_bytes("rocket", scale=0.3)
+    photo = png(180, 120, seed=1)
     with direct_api(tmp_path) as api:
         complete_url = api.upload("alice", photo)
         created = api.post("alice", complete_url)
@@ -206,14 +209,14 @@ def test_complete_answers_as_post_images_does(tmp_path: Path) -> None:
 
 def test_complete_errors_say_why(tmp_path: Path) -> None:
     with direct_api(tmp_path) as api:
-        theirs = api.post("mallory", api.upload("alice", photo_bytes("coffee", scale=0.2)))
+        theirs = api.post("mallory", api.upload("alice", png(120, 80)))
         rejected = api.post("alice", api.upload("alice", b"plain text, no image"))
         unknown = api.post("alice", f"/images/uploads/{'0' * 32}/complete")
         early = api.post("alice", "/images/uploads", json={})
         nothing_yet = api.post("alice", early.json()["complete_url"])
 
     replies = {
-        "theirs": (theirs, 403, "forbidden"),
+        "theirs": (theirs, 404, "not_found"),
         "rejected": (rejected, 422, "unsupported_media_type"),
         "unknown": (unknown, 404, "not_found"),
         "nothing_yet": (nothing_yet, 409, "conflict"),

@@ -14,16 +14,17 @@ from imagelake.domain.errors import BackendError
 from imagelake.domain.images import ImageStatus
 from imagelake.ports import Message, Queue
 from imagelake.runtime.workers import IDLE_SLEEP, consume
-from tests.photos import photo_bytes
 from tests.unit.api_harness import MEMORY
+from tests.unit.fakes import FakeImageEngine, png
 from tests.unit.faults import FlakyBlobStore
 
-PHOTOS = ("rocket", "coffee", "chelsea")
+PHOTOS = tuple(png(600, 400, seed=seed) for seed in range(3))
 
 
 def wire(tmp_path: Path, failing_puts: int = 0) -> tuple[Services, FlakyBlobStore]:
     settings = Settings(data_dir=tmp_path / "data", **MEMORY)
     container = build(settings)
+    container.engine = FakeImageEngine()
     thumbnails = FlakyBlobStore(container.thumbnails, failures=failing_puts)
     container.thumbnails = thumbnails
     return services(container), thumbnails
@@ -43,14 +44,14 @@ def work_off(wired: Services, rounds: int = 5) -> int:
 
 def test_overlapped_jobs_all_end_ready_once_it_returns(tmp_path: Path) -> None:
     wired, _ = wire(tmp_path)
-    ids = [wired.ingest.upload(photo_bytes(name), "ann").image.image_id for name in PHOTOS]
+    ids = [wired.ingest.upload(photo, "ann").image.image_id for photo in PHOTOS]
 
     with wired.thumbnail_jobs.overlapped() as run_once:
         handled = sum(iter(run_once, 0))
 
     assert handled == len(PHOTOS)
     for image_id in ids:
-        image = wired.images.get(image_id)
+        image = wired.container.catalog.get_image(image_id)
         assert image.status == ImageStatus.READY
         assert sorted(image.thumbnails) == [128, 256, 512]
     assert wired.container.jobs.depth() == 0  # every job acked, none left in flight
@@ -60,13 +61,13 @@ def test_a_store_that_fails_in_the_background_is_retried_like_any_failed_job(
     tmp_path: Path,
 ) -> None:
     wired, thumbnails = wire(tmp_path, failing_puts=1)
-    first, second = (wired.ingest.upload(photo_bytes(n), "ann").image.image_id for n in PHOTOS[:2])
+    first, second = (wired.ingest.upload(p, "ann").image.image_id for p in PHOTOS[:2])
 
     handled = work_off(wired)
 
     assert handled == 3  # the failed job once more
-    assert wired.images.get(first).status == ImageStatus.READY
-    assert wired.images.get(second).status == ImageStatus.READY
+    assert wired.container.catalog.get_image(first).status == ImageStatus.READY
+    assert wired.container.catalog.get_image(second).status == ImageStatus.READY
     assert thumbnails.attempts == 9  # three sizes, three times
     assert wired.container.jobs.dead_letters() == []
 
@@ -158,8 +159,9 @@ def test_a_store_step_that_raises_surfaces_once_and_the_next_jobs_still_finish(
     settings = Settings(data_dir=tmp_path / "data", **MEMORY)
     container = build(settings)
     container.jobs = AckFailsOnce(container.jobs)
+    container.engine = FakeImageEngine()
     wired = services(container)
-    ids = [wired.ingest.upload(photo_bytes(name), "ann").image.image_id for name in PHOTOS]
+    ids = [wired.ingest.upload(photo, "ann").image.image_id for photo in PHOTOS]
 
     raised = 0
     with wired.thumbnail_jobs.overlapped() as run_once:
@@ -172,4 +174,4 @@ def test_a_store_step_that_raises_surfaces_once_and_the_next_jobs_still_finish(
 
     assert raised == 1
     for image_id in ids:  # the job whose ack failed was stored before; it comes back later
-        assert wired.images.get(image_id).status == ImageStatus.READY
+        assert wired.container.catalog.get_image(image_id).status == ImageStatus.READY

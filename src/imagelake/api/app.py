@@ -11,6 +11,7 @@ from imagelake.api import (
     routes_events,
     routes_files,
     routes_images,
+    routes_keys,
     routes_stats,
     routes_system,
     routes_uploads,
@@ -33,6 +34,10 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes_files.router)
     app.include_router(routes_system.router)
     app.include_router(routes_stats.router)
+    app.include_router(routes_keys.router)
     routes_dashboard.install(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_upload_bytes)
+    settings = services.settings
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, timeout=settings.body_timeout
+    )
     return app

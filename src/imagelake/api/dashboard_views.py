@@ -105,12 +105,12 @@ def detail(
     if image.failure_reason:
         facts.insert(1, ("Failure", image.failure_reason))
     shown = None
-    if stats is not None:
+    if stats is not None and stats.first_requested_at and stats.last_requested_at:
         shown = [
             ("Requests", str(stats.request_count)),
             ("Unique users", str(stats.unique_users)),
             ("First requested", human_time(stats.first_requested_at)),
             ("Last requested", human_time(stats.last_requested_at)),
-            ("Last requested by", stats.last_user_id),
+            ("Last requested by", stats.last_user_id or "—"),
         ]
     return Detail(image, preview, downloads(image, sizes), facts, shown)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
-from imagelake.api.session import session_authorization
+from imagelake.api.session import session_token
 from imagelake.bootstrap import Services
+from imagelake.domain.access import Action, Role, require
 from imagelake.domain.images import ApiKey, utcnow
 
 
@@ -21,7 +23,10 @@ async def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
-ANONYMOUS = ApiKey(key_id="-", key_hash="-", user_id="anonymous", created_at=utcnow())
+# IMAGELAKE_AUTH=off is for one person on loopback: that person may do everything.
+ANONYMOUS = ApiKey(
+    key_id="-", key_hash="-", user_id="anonymous", created_at=utcnow(), role=str(Role.ADMIN)
+)
 
 
 async def current_key(
@@ -32,8 +37,26 @@ async def current_key(
     if services.settings.auth == "off":
         return ANONYMOUS
     if authorization is None:  # the dashboard's session cookie, under its CSRF rules
-        authorization = session_authorization(request)
+        session = session_token(request, services.settings.public_url)
+        if session is not None:
+            return await run_in_threadpool(services.keys.session_key, session)
     return await run_in_threadpool(services.keys.authenticate, authorization)
 
 
 CallerDep = Annotated[ApiKey, Depends(current_key)]
+
+
+def allowed(action: Action) -> Callable[[ApiKey], Awaitable[ApiKey]]:
+    """A dependency: the caller, if its role may take action (403 naming both otherwise)."""
+
+    async def check(caller: CallerDep) -> ApiKey:
+        require(caller, action)
+        return caller
+
+    return check
+
+
+UploaderDep = Annotated[ApiKey, Depends(allowed(Action.UPLOAD))]
+AdminDep = Annotated[ApiKey, Depends(allowed(Action.MANAGE_KEYS))]
+EventPosterDep = Annotated[ApiKey, Depends(allowed(Action.POST_EVENTS))]
+StatsReaderDep = Annotated[ApiKey, Depends(allowed(Action.READ_STATS))]

@@ -6,8 +6,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from imagelake.domain import errors
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 STATUS: list[tuple[type[errors.ImagelakeError], int]] = [
     (errors.PayloadTooLarge, 413),
+    (errors.RequestTimeout, 408),
     (errors.UnsupportedMediaType, 415),
     (errors.CorruptImage, 422),
     (errors.ImageTooLarge, 422),
@@ -46,7 +48,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.ImagelakeError)
     async def _ours(request: Request, exc: errors.ImagelakeError) -> JSONResponse:
         status = status_of(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {
+            401: {"WWW-Authenticate": "Bearer"},
+            408: {"Connection": "close"},  # the rest of a slow body is not waited for
+        }.get(status)
         if status >= 500:
             log.error(
                 "backend failure on %s %s: %s", request.method, request.url.path, exc, exc_info=exc
@@ -68,6 +73,13 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # Routine on any network, not a fault of ours: no traceback, nothing for Sentry.
+        log.info("client disconnected before sending the whole body: %s %s",
+                 request.method, request.url.path)
+        return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

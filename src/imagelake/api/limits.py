@@ -1,19 +1,25 @@
-"""Refuse oversized request bodies while they stream in, never buffering more than the cap."""
+"""Refuse oversized or too slow request bodies while they stream in, never buffering more
+than the cap."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagelake.api.errors import error_body
-from imagelake.domain.errors import PayloadTooLarge
+from imagelake.domain.errors import PayloadTooLarge, RequestTimeout
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """max_bytes of body at most; timeout: the seconds spent waiting for it, in all."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -24,11 +30,22 @@ class BodyLimitMiddleware:
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             await _reply_413(send, message)
             return
-        seen = 0
+        seen, waited, complete = 0, 0.0, False
 
         async def limited() -> Message:
-            nonlocal seen
-            msg = await receive()
+            nonlocal seen, waited, complete
+            if complete:  # the body is in: later calls wait for a disconnect, for any time
+                return await receive()
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.timeout - waited):
+                    msg = await receive()
+            except TimeoutError:
+                slow = f"the request body did not arrive within {self.timeout:g} s"
+                raise RequestTimeout(slow) from None
+            finally:
+                waited += time.monotonic() - started
+            complete = msg["type"] != "http.request" or not msg.get("more_body", False)
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:

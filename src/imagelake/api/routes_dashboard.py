@@ -59,7 +59,7 @@ def signed_in(request: Request, services: Services) -> ApiKey | None:
     if not token:
         return None
     try:
-        return services.keys.authenticate(f"Bearer {token}")
+        return services.keys.session_key(token)
     except Unauthorized:
         return None
 
@@ -97,12 +97,11 @@ def login(
     key: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    if not same_origin(request):
+    if not same_origin(request, services.settings.public_url):
         return refused(request)
     target = local_path(next)
-    token = key.strip()
     try:
-        services.keys.authenticate(f"Bearer {token}")
+        _, token = services.keys.open_session(f"Bearer {key.strip()}")
     except Unauthorized:
         error = "That API key is not valid, or it has been revoked."
         context = {"next": target, "error": error}
@@ -113,9 +112,12 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    if not same_origin(request):
+def logout(request: Request, services: ServicesDep) -> Response:
+    if not same_origin(request, services.settings.public_url):
         return refused(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        services.keys.end_session(token)  # revoked here, not only forgotten by the browser
     response = RedirectResponse("/login", status_code=303)
     clear_session(response)
     return response
@@ -127,7 +129,7 @@ def gallery(request: Request, services: ServicesDep, cursor: str | None = None) 
     if caller is None:
         return to_login(request)
     try:
-        images, next_cursor = services.images.list(PAGE_SIZE, cursor)
+        images, next_cursor = services.images.list(caller, PAGE_SIZE, cursor)
     except InvalidInput:
         return RedirectResponse("/", status_code=303)  # a stale or mangled cursor
     ttl = services.images.ttl(None)
@@ -163,13 +165,13 @@ def image_page(request: Request, services: ServicesDep, image_id: str) -> Respon
     if caller is None:
         return to_login(request)
     try:
-        image = services.images.get(image_id)
+        image = services.images.get(image_id, caller)
     except NotFound:
         context = {"caller": caller, "title": "Not found", "message": "There is no such image."}
         return render(request, "error.html", context, status_code=404)
     urls = services.images.urls(image, services.images.ttl(None))
     try:
-        stats = services.images.stats(image.image_id)
+        stats = services.images.stats(image.image_id, caller)
     except NotFound:
         stats = None  # never requested yet
     sizes = services.settings.thumbnail_spec.sizes

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from imagelake.api.deps import CallerDep, ServicesDep
+from imagelake.api.deps import EventPosterDep, ServicesDep, StatsReaderDep
 from imagelake.api.schemas import Accepted, ErrorOut, StatsOut
+from imagelake.domain.access import as_user
 
 router = APIRouter(tags=["events"])
 
@@ -23,16 +24,16 @@ router = APIRouter(tags=["events"])
         }
     },
 )
-async def post_events(request: Request, services: ServicesDep, caller: CallerDep) -> Accepted:
+async def post_events(request: Request, services: ServicesDep, caller: EventPosterDep) -> Accepted:
     """One event or a JSON array of up to 1,000; all valid or nothing queued."""
     body = await request.body()
-    return Accepted(accepted=await run_in_threadpool(services.intake.accept, body))
+    return Accepted(accepted=await run_in_threadpool(services.intake.accept, body, as_user(caller)))
 
 
 @router.get(
     "/images/{image_id}/stats", response_model=StatsOut, responses={404: {"model": ErrorOut}}
 )
-def image_stats(image_id: str, services: ServicesDep, caller: CallerDep) -> StatsOut:
+def image_stats(image_id: str, services: ServicesDep, caller: StatsReaderDep) -> StatsOut:
     """How often an image was requested, by how many users, and by whom last."""
-    stats = services.images.stats(image_id)
+    stats = services.images.stats(image_id, caller)
     return StatsOut(**stats.__dict__)

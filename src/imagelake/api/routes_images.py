@@ -12,14 +12,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from imagelake import metrics
-from imagelake.api.deps import CallerDep, ServicesDep
+from imagelake.api.deps import CallerDep, ServicesDep, UploaderDep
 from imagelake.api.schemas import ErrorOut, ImageOut, ImagePage, LegacyUploadOut
 from imagelake.domain.errors import BackendError, CorruptImage, ImagelakeError, InvalidInput
 from imagelake.domain.images import ImageStatus
 
 router = APIRouter(tags=["images"])
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 413, 415, 422)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 415, 422)
 }
 TtlQuery = Annotated[int | None, Query(description="Lifetime of the signed URLs, seconds")]
 LEGACY_WAIT_SECONDS = 60.0
@@ -55,7 +55,9 @@ async def ingest(services: ServicesDep, request: Request, user_id: str) -> tuple
     response_model=ImageOut,
     responses={200: {"model": ImageOut, "description": "Duplicate of an earlier upload"}, **ERRORS},
 )
-async def upload_image(request: Request, services: ServicesDep, caller: CallerDep) -> JSONResponse:
+async def upload_image(
+    request: Request, services: ServicesDep, caller: UploaderDep
+) -> JSONResponse:
     """Upload an original: a raw `image/*` body, or multipart with the field `file`."""
     out, status = await ingest(services, request, caller.user_id)
     return JSONResponse(out.model_dump(mode="json"), status_code=status)
@@ -70,7 +72,7 @@ def list_images(
     ttl: TtlQuery = None,
 ) -> ImagePage:
     """Newest first, one page at a time; pass `next_cursor` back as `cursor`."""
-    images, next_cursor = services.images.list(limit, cursor)
+    images, next_cursor = services.images.list(caller, limit, cursor)
     seconds = services.images.ttl(ttl)
     outs = [ImageOut.of(image, services.images.urls(image, seconds)) for image in images]
     return ImagePage(images=outs, next_cursor=next_cursor)
@@ -80,14 +82,14 @@ def list_images(
 def get_image(
     image_id: str, services: ServicesDep, caller: CallerDep, ttl: TtlQuery = None
 ) -> ImageOut:
-    image = services.images.get(image_id)
+    image = services.images.get(image_id, caller)
     return ImageOut.of(image, services.images.urls(image, services.images.ttl(ttl)))
 
 
 @router.delete("/images/{image_id}", status_code=204, responses=ERRORS)
 def delete_image(image_id: str, services: ServicesDep, caller: CallerDep) -> Response:
     """Delete the record and every blob of the image."""
-    services.images.delete(image_id, caller.user_id)
+    services.images.delete(image_id, caller)
     return Response(status_code=204)
 
 
@@ -100,7 +102,7 @@ def download_image(
     ttl: TtlQuery = None,
 ) -> RedirectResponse:
     """Redirect to a signed URL of the original or a thumbnail; records who asked."""
-    image = services.images.get(image_id)
+    image = services.images.get(image_id, caller)
     url = services.images.download_url(image, size, services.images.ttl(ttl))
     services.requests.record(caller.user_id, image.image_id, size)
     return RedirectResponse(url, status_code=302)
@@ -108,15 +110,15 @@ def download_image(
 
 @router.post("/upload_image", response_model=LegacyUploadOut, responses=ERRORS)
 async def upload_image_compat(
-    request: Request, services: ServicesDep, caller: CallerDep
+    request: Request, services: ServicesDep, caller: UploaderDep
 ) -> LegacyUploadOut:
     """The original thumbnail-generator contract: raw body in, thumbnail URL out, waiting."""
     out, _ = await ingest(services, request, caller.user_id)
     deadline = time.monotonic() + LEGACY_WAIT_SECONDS
-    image = await run_in_threadpool(services.images.get, out.image_id)
+    image = await run_in_threadpool(services.images.get, out.image_id, caller)
     while image.status == ImageStatus.PROCESSING and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-        image = await run_in_threadpool(services.images.get, out.image_id)
+        image = await run_in_threadpool(services.images.get, out.image_id, caller)
     if image.status == ImageStatus.FAILED:
         raise CorruptImage(f"thumbnail failed: {image.failure_reason}")
     if image.status != ImageStatus.READY:  # workers down or far behind: not the caller's fault

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from imagelake.api.deps import CallerDep, ServicesDep
+from imagelake.api.deps import ServicesDep, StatsReaderDep
 from imagelake.api.schemas import ErrorOut, RequestsOut, SummaryOut
 from imagelake.lake.reports import MAX_TOP, Filters, GroupBy, report_payload
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 422, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 422, 503)
 }
 SinceQuery = Annotated[date | None, Query(description="First day (UTC), inclusive")]
 UntilQuery = Annotated[date | None, Query(description="Last day (UTC), inclusive")]
@@ -23,7 +23,7 @@ ImageQuery = Annotated[str | None, Query(description="Only requests of this imag
 @router.get("/requests", response_model=RequestsOut, responses=ERRORS)
 def stats_requests(
     services: ServicesDep,
-    caller: CallerDep,
+    caller: StatsReaderDep,
     by: GroupBy = GroupBy.day,
     since: SinceQuery = None,
     until: UntilQuery = None,
@@ -31,6 +31,7 @@ def stats_requests(
     image_id: ImageQuery = None,
 ) -> dict[str, Any]:
     """Requests per day, or the top images (with unique users) or top users."""
+    services.images.check_stats_scope(caller, image_id)
     filters = Filters(since, until, image_id)
     rows = services.lake.analytics.requests(by, filters, top)
     return report_payload(by, filters, top, rows)
@@ -39,12 +40,13 @@ def stats_requests(
 @router.get("/summary", response_model=SummaryOut, responses=ERRORS)
 def stats_summary(
     services: ServicesDep,
-    caller: CallerDep,
+    caller: StatsReaderDep,
     since: SinceQuery = None,
     until: UntilQuery = None,
     image_id: ImageQuery = None,
 ) -> SummaryOut:
     """Total requests, distinct images and users, first and last request."""
+    services.images.check_stats_scope(caller, image_id)
     filters = Filters(since, until, image_id)
     s = services.lake.analytics.summary(filters)
     return SummaryOut(

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from imagelake.api.deps import CallerDep, ServicesDep
+from imagelake.api.deps import ServicesDep, UploaderDep
 from imagelake.api.schemas import ErrorOut, ImageOut, UploadIn, UploadStatusOut, UploadTicketOut
 
 router = APIRouter(tags=["uploads"])
@@ -19,7 +19,7 @@ router = APIRouter(tags=["uploads"])
     responses={400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 409: {"model": ErrorOut}},
 )
 async def start_upload(
-    services: ServicesDep, caller: CallerDep, body: UploadIn | None = None
+    services: ServicesDep, caller: UploaderDep, body: UploadIn | None = None
 ) -> UploadTicketOut:
     """A presigned S3 form for one upload of up to IMAGELAKE_MAX_UPLOAD_BYTES; 409 when the
     originals are not on S3 (then POST the bytes to /images)."""
@@ -42,9 +42,9 @@ async def start_upload(
     response_model=UploadStatusOut,
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
 )
-def upload_status(upload_id: str, services: ServicesDep, caller: CallerDep) -> UploadStatusOut:
+def upload_status(upload_id: str, services: ServicesDep, caller: UploaderDep) -> UploadStatusOut:
     """Whether a direct upload became an image yet, and which."""
-    return UploadStatusOut.of(services.uploads.status(upload_id))
+    return UploadStatusOut.of(services.uploads.status_of(upload_id, caller.user_id))
 
 
 @router.post(
@@ -56,12 +56,14 @@ def upload_status(upload_id: str, services: ServicesDep, caller: CallerDep) -> U
         **{code: {"model": ErrorOut} for code in (401, 403, 404, 409, 422)},
     },
 )
-async def complete_upload(upload_id: str, services: ServicesDep, caller: CallerDep) -> JSONResponse:
+async def complete_upload(
+    upload_id: str, services: ServicesDep, caller: UploaderDep
+) -> JSONResponse:
     """Finish a direct upload now and answer as POST /images does, where no S3 event does it
     (`imagelake serve` on S3). Safe to repeat, and after an event finished it: same answer.
     409 while nothing was uploaded; 422 with the reason when the bytes made no image."""
     ticket = await run_in_threadpool(services.uploads.complete, upload_id, caller.user_id)
-    image = await run_in_threadpool(services.images.get, str(ticket.image_id))
+    image = await run_in_threadpool(services.images.get, str(ticket.image_id), caller)
     out = ImageOut.of(
         image, services.images.urls(image, services.images.ttl(None)), ticket.duplicate
     )

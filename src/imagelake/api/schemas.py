@@ -6,7 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from imagelake.domain.images import Image
+from imagelake.domain.access import Role
+from imagelake.domain.images import ApiKey, Image
 from imagelake.lake.reports import GroupBy
 from imagelake.services.images import ImageUrls
 from imagelake.services.uploads import UploadStatus
@@ -74,9 +75,9 @@ class StatsOut(BaseModel):
     image_id: str
     request_count: int
     unique_users: int
-    first_requested_at: datetime
-    last_requested_at: datetime
-    last_user_id: str
+    first_requested_at: datetime | None
+    last_requested_at: datetime | None
+    last_user_id: str | None
 
 
 class DayOut(BaseModel):
@@ -158,3 +159,33 @@ class UploadStatusOut(BaseModel):
             duplicate=status.duplicate,
             error=error,
         )
+
+
+class KeyIn(BaseModel):
+    user_id: str = Field(min_length=1, max_length=128)
+    role: Role = Role.USER
+    email: str | None = Field(None, max_length=320)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    user_id: str
+    role: Role
+    email: str | None
+    created_at: datetime
+    revoked: bool
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        return cls(
+            key_id=key.key_id,
+            user_id=key.user_id,
+            role=Role(key.role),
+            email=key.email,
+            created_at=key.created_at,
+            revoked=key.revoked,
+        )
+
+
+class NewKeyOut(KeyOut):
+    token: str = Field(description="The API key itself: shown once, never stored")

@@ -1,4 +1,4 @@
-"""The dashboard's session: the API key in an HttpOnly cookie, and the CSRF rules around it."""
+"""The dashboard's session cookie (a random session id, never the API key) and its CSRF rules."""
 
 from __future__ import annotations
 
@@ -15,16 +15,24 @@ CSRF_HEADER = "x-requested-with"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def same_origin(request: Request) -> bool:
-    """False only when the browser says the request comes from another site."""
+def same_origin(request: Request, public_url: str = "") -> bool:
+    """False only when the browser says the request comes from another site.
+
+    Behind a proxy the Host header is the upstream's: the public URL, when configured,
+    is what the browser's Origin must match.
+    """
     origin = request.headers.get("origin")
     if origin is None:
         return True  # not a browser, or a same-origin GET; SameSite=Strict covers the rest
+    if public_url:
+        ours = urlsplit(public_url)
+        theirs = urlsplit(origin)
+        return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-def session_authorization(request: Request) -> str | None:
-    """The session cookie as an Authorization value, or None when there is no cookie.
+def session_token(request: Request, public_url: str = "") -> str | None:
+    """The session cookie's token, or None when there is no cookie.
 
     A cookie rides along on any request the browser makes, so a state-changing call
     must also carry a header that a cross-site form cannot set, and must not come
@@ -39,9 +47,9 @@ def session_authorization(request: Request) -> str | None:
                 "a request authenticated by the session cookie must send "
                 "'X-Requested-With: XMLHttpRequest' (or use 'Authorization: Bearer KEY')"
             )
-        if not same_origin(request):
+        if not same_origin(request, public_url):
             raise Forbidden("cross-origin request refused")
-    return f"Bearer {token}"
+    return token
 
 
 def set_session(response: Response, request: Request, token: str, public_url: str) -> None:

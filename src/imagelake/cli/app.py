@@ -15,6 +15,7 @@ from imagelake.cli.aws import aws_app
 from imagelake.cli.lake import lake_app, report
 from imagelake.cli.ops import dlq_app, events_app
 from imagelake.config import Settings, settings_markdown
+from imagelake.domain.access import Role
 from imagelake.domain.errors import ImagelakeError
 
 app = typer.Typer(
@@ -81,13 +82,14 @@ def config(markdown: Annotated[bool, typer.Option(help="The README table")] = Fa
 def keys_create(
     user: Annotated[str, typer.Option(help="The user the key acts as")],
     email: Annotated[str | None, typer.Option(help="Where notices for this user go")] = None,
+    role: Annotated[Role, typer.Option(help="What the key may do (see README: roles)")] = Role.USER,
 ) -> None:
     """Create an API key; the key itself is the last line of stdout."""
     from imagelake.runtime.serve import open_services
 
     with open_services(Settings()) as wired:
-        key, token = wired.keys.create(user, email)
-    err.print(f"key [bold]{key.key_id}[/] for user [bold]{user}[/] (shown once, keep it):")
+        key, token = wired.keys.create(user, email, role)
+    err.print(f"{role} key [bold]{key.key_id}[/] for user [bold]{user}[/] (shown once, keep it):")
     typer.echo(token)
 
 
@@ -98,12 +100,13 @@ def keys_list() -> None:
 
     from imagelake.runtime.serve import open_services
 
-    table = Table("key id", "user", "e-mail", "created", "revoked")
+    table = Table("key id", "user", "role", "e-mail", "created", "revoked")
     with open_services(Settings()) as wired:
         for key in wired.keys.list():
             table.add_row(
                 key.key_id,
                 key.user_id,
+                key.role,
                 key.email or "",
                 key.created_at.isoformat(),
                 "yes" if key.revoked else "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
 
 import orjson
@@ -39,6 +40,9 @@ def decode_text(raw: bytes) -> str:
 def _json_error(exc: Exception) -> InvalidEvent:
     if isinstance(exc, RecursionError):
         return InvalidEvent("not valid JSON: nested too deeply")
+    if "integer string conversion" in str(exc):  # its text names Python's sys settings
+        digits = sys.get_int_max_str_digits()
+        return InvalidEvent(f"not valid JSON: an integer of more than {digits} digits")
     return InvalidEvent(f"not valid JSON: {exc}")
 
 

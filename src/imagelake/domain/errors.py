@@ -53,6 +53,12 @@ class UploadRejected(InvalidInput):
         self.code = code
 
 
+class RequestTimeout(InvalidInput):
+    """The client sent its request too slowly."""
+
+    code = "request_timeout"
+
+
 class Unauthorized(ImagelakeError):
     code = "unauthorized"
 

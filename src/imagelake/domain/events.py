@@ -180,6 +180,11 @@ class ImageStats:
     image_id: str
     request_count: int
     unique_users: int
-    first_requested_at: datetime
-    last_requested_at: datetime
-    last_user_id: str
+    first_requested_at: datetime | None
+    last_requested_at: datetime | None
+    last_user_id: str | None
+
+    @classmethod
+    def unrequested(cls, image_id: str) -> ImageStats:
+        """The stats of an image nobody has requested yet."""
+        return cls(image_id, 0, 0, None, None, None)

@@ -114,3 +114,14 @@ class ApiKey:
     created_at: datetime
     email: str | None = None
     revoked: bool = False
+    role: str = "user"  # a domain.access.Role
+
+
+@dataclass(frozen=True)
+class DashboardSession:
+    """A signed-in browser: the cookie holds a random id, the catalog only its hash."""
+
+    session_hash: str
+    key_hash: str  # the API key it was opened with: revoking the key ends the session
+    created_at: datetime
+    expires_at: datetime

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from imagelake.bootstrap import Container, Services, build, services
 from imagelake.config import Settings
+from imagelake.domain.access import Role
 from imagelake.runtime.gc_tuning import tune_for_throughput
 from imagelake.runtime.observability import init_sentry, setup_logging
 from imagelake.runtime.workers import Periodic, WorkerPool
@@ -60,6 +61,7 @@ def run_server(settings: Settings) -> None:
     import uvicorn
 
     from imagelake.api.app import create_app
+    from imagelake.runtime.http_protocol import HeadLimits, guarded_protocol
 
     setup_logging()
     init_sentry(settings, "api")
@@ -67,7 +69,7 @@ def run_server(settings: Settings) -> None:
     with open_services(settings, on_send=pool.wake) as wired:
         token = None
         if settings.auth == "on" and not wired.keys.has_keys():
-            _, token = wired.keys.create("admin")
+            _, token = wired.keys.create("admin", role=Role.ADMIN)
         wired.thumbnails.recover()
         pool.start()
         compaction = lake_compaction(wired.container)
@@ -80,6 +82,7 @@ def run_server(settings: Settings) -> None:
                 app,
                 host=settings.host,
                 port=settings.port,
+                http=guarded_protocol(HeadLimits(settings.max_header_bytes, settings.header_timeout)),
                 log_level="warning",
                 timeout_graceful_shutdown=5,
             )

@@ -44,7 +44,7 @@ class IngestService:
     def upload(self, data: bytes, owner: str) -> IngestResult:
         """Store new bytes and queue their thumbnails; the same bytes again return the first."""
         sha256 = hashlib.sha256(data).hexdigest()
-        existing = self._catalog.find_by_sha256(sha256)
+        existing = self._catalog.find_by_sha256(owner, sha256)
         if existing is not None:
             return IngestResult(existing, duplicate=True)
         info = self._engine.probe(data)
@@ -53,7 +53,7 @@ class IngestService:
                 f"{info.width}x{info.height} is {info.pixels:,} pixels; "
                 f"the limit is {self._max_pixels:,}"
             )
-        check_complete(data[-64:], info.content_type)
+        check_complete(data, info.content_type)
         image = Image(
             image_id=new_image_id(),
             sha256=sha256,

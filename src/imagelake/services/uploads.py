@@ -20,7 +20,6 @@ from typing import Any
 from imagelake import metrics
 from imagelake.domain.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
@@ -105,6 +104,13 @@ class DirectUploads:
             expires_at=utcnow() + timedelta(seconds=self._ttl),
         )
 
+    def status_of(self, upload_id: str, owner: str) -> UploadStatus:
+        """The ticket, if owner made it; NotFound otherwise, as if absent."""
+        ticket = self.status(upload_id)
+        if ticket.owner != owner:
+            raise NotFound(f"no upload {upload_id}")
+        return ticket
+
     def status(self, upload_id: str) -> UploadStatus:
         if not _UPLOAD_ID.match(upload_id):
             raise NotFound(f"no upload {upload_id[:64]!r}")
@@ -139,9 +145,7 @@ class DirectUploads:
         Idempotent: a ticket already final (an event or an earlier call finished it) is the
         answer. Conflict while nothing was uploaded; UploadRejected when the bytes made no image.
         """
-        ticket = self.status(upload_id)
-        if ticket.owner != owner:
-            raise Forbidden(f"upload {upload_id} belongs to another user")
+        ticket = self.status_of(upload_id, owner)
         finished = self._finish(ticket)
         if finished is None:  # an event may have finished it, and removed the object, meanwhile
             finished = self.status(upload_id)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -31,6 +32,13 @@ from imagelake.adapters.tally import ImageTally, RequestTally, tally
 from imagelake.domain.errors import BackendError
 from imagelake.domain.events import ImageStats, RequestRecord
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        KeysAndAttributesUnionTypeDef,
+        TransactWriteItemTypeDef,
+    )
+
 CHUNK = 30  # records per transaction: at most 3 actions each, within the limit of 100
 ATTEMPTS = 10
 SEEN_TTL = 90 * 24 * 3600  # far beyond SQS retention (14 days) plus a dead-letter replay
@@ -39,7 +47,7 @@ Pair = tuple[str, str]  # (image_id, user_id)
 
 
 class DynamoDBStats(RequestTally):
-    def __init__(self, client: Any, tables: Tables, seen_ttl: int = SEEN_TTL) -> None:
+    def __init__(self, client: DynamoDBClient, tables: Tables, seen_ttl: int = SEEN_TTL) -> None:
         self._db = client
         self._tables = tables
         self._seen_ttl = seen_ttl
@@ -124,10 +132,10 @@ class DynamoDBStats(RequestTally):
 
     def _actions(
         self, records: list[RequestRecord], known: set[Pair]
-    ) -> tuple[list[dict[str, Any]], list[str | Pair | None]]:
+    ) -> tuple[list[TransactWriteItemTypeDef], list[str | Pair | None]]:
         """The transaction for records, and for each action the record key or pair it owns."""
         expires = n(int(time.time()) + self._seen_ttl)
-        actions: list[dict[str, Any]] = []
+        actions: list[TransactWriteItemTypeDef] = []
         owners: list[str | Pair | None] = []
         for record in records:
             item = {"pk": s(record.key), TTL_ATTRIBUTE: expires}
@@ -151,7 +159,9 @@ class DynamoDBStats(RequestTally):
         known: set[Pair] = set()
         while keys:
             batch, keys = keys[:100], keys[100:]
-            request = {self._tables.users: {"Keys": batch, "ConsistentRead": True}}
+            request: Mapping[str, KeysAndAttributesUnionTypeDef] = {
+                self._tables.users: {"Keys": batch, "ConsistentRead": True}
+            }
             while request:
                 with aws_errors("read the users of images"):
                     response = self._db.batch_get_item(RequestItems=request)
@@ -161,12 +171,12 @@ class DynamoDBStats(RequestTally):
         return known
 
 
-def _put_new(table: str, item: dict[str, Any], key: str) -> dict[str, Any]:
+def _put_new(table: str, item: dict[str, Any], key: str) -> TransactWriteItemTypeDef:
     condition = f"attribute_not_exists({key})"
     return {"Put": {"TableName": table, "Item": item, "ConditionExpression": condition}}
 
 
-def _add(table: str, image_id: str, requests: int, users: int) -> dict[str, Any]:
+def _add(table: str, image_id: str, requests: int, users: int) -> TransactWriteItemTypeDef:
     return {
         "Update": {
             "TableName": table,

@@ -13,29 +13,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imagelake.adapters.embedded.sqlite_keys import KEYS_SCHEMA, SqliteKeys, migrate_keys
 from imagelake.adapters.embedded.sqlite_stats import STATS_SCHEMA, SqliteStats
 from imagelake.domain.errors import BackendError, Conflict, InvalidInput, NotFound
 from imagelake.domain.events import ImageStats, RequestRecord
-from imagelake.domain.images import ApiKey, Image, ImageStatus
+from imagelake.domain.images import ApiKey, DashboardSession, Image, ImageStatus
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS images (
-    image_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, content_type TEXT NOT NULL,
+IMAGES_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
+    image_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, content_type TEXT NOT NULL,
     width INTEGER NOT NULL, height INTEGER NOT NULL, bytes INTEGER NOT NULL,
     created_at TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL,
-    failure_reason TEXT, thumbnails TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS images_by_created ON images (created_at, image_id);
-CREATE INDEX IF NOT EXISTS images_by_status ON images (status, created_at, image_id);
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL,
-    created_at TEXT NOT NULL, email TEXT, revoked INTEGER NOT NULL DEFAULT 0);
+    failure_reason TEXT, thumbnails TEXT NOT NULL, UNIQUE (owner, sha256));
 """
+SCHEMA = (
+    IMAGES_TABLE.format(name="images")
+    + """
+CREATE INDEX IF NOT EXISTS images_by_created ON images (created_at, image_id);
+CREATE INDEX IF NOT EXISTS images_by_owner ON images (owner, created_at, image_id);
+CREATE INDEX IF NOT EXISTS images_by_status ON images (status, created_at, image_id);
+"""
+)
+# Catalogs from before owners deduplicated over everyone's images: sha256 alone was UNIQUE.
+PER_OWNER_DEDUPE = (
+    IMAGES_TABLE.format(name="images_per_owner"),
+    "INSERT INTO images_per_owner SELECT * FROM images",
+    "DROP TABLE images",
+    "ALTER TABLE images_per_owner RENAME TO images",
+)
 
 IMAGE_COLUMNS = (
     "image_id, sha256, content_type, width, height, bytes, created_at, owner, status, "
     "failure_reason, thumbnails"
 )
-KEY_COLUMNS = "key_id, key_hash, user_id, created_at, email, revoked"
 
 
 class SqliteCatalog:
@@ -47,10 +57,13 @@ class SqliteCatalog:
         self._write_lock = threading.Lock()
         self._closed = False
         self._stats = SqliteStats(self._read, self._write)
+        self._keys = SqliteKeys(self._read, self._write)
         with _translated():
             path.parent.mkdir(parents=True, exist_ok=True)
+        with self._write() as conn:
+            _migrate(conn)
         with _translated(), self._connection() as conn:
-            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {STATS_SCHEMA} COMMIT;")
+            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {KEYS_SCHEMA} {STATS_SCHEMA} COMMIT;")
 
     def add_image(self, image: Image) -> Image:
         row = _image_row(image)
@@ -62,7 +75,7 @@ class SqliteCatalog:
             ).rowcount
             if inserted:
                 return _image(row)
-            existing = _one_image(conn, "sha256 = ?", image.sha256)
+            existing = _one_image(conn, "owner = ? AND sha256 = ?", image.owner, image.sha256)
         if existing is None:
             raise Conflict(f"image {image.image_id} already exists")
         return existing
@@ -74,9 +87,9 @@ class SqliteCatalog:
             raise NotFound(f"no image {image_id}")
         return image
 
-    def find_by_sha256(self, sha256: str) -> Image | None:
+    def find_by_sha256(self, owner: str, sha256: str) -> Image | None:
         with self._read() as conn:
-            return _one_image(conn, "sha256 = ?", sha256)
+            return _one_image(conn, "owner = ? AND sha256 = ?", owner, sha256)
 
     def save_image(self, image: Image) -> None:
         sets = ", ".join(f"{c} = ?" for c in IMAGE_COLUMNS.split(", ")[1:])
@@ -93,16 +106,21 @@ class SqliteCatalog:
             if conn.execute("DELETE FROM images WHERE image_id = ?", (image_id,)).rowcount == 0:
                 raise NotFound(f"no image {image_id}")
 
-    def list_images(self, limit: int, cursor: str | None) -> tuple[list[Image], str | None]:
+    def list_images(
+        self, limit: int, cursor: str | None, owner: str | None = None
+    ) -> tuple[list[Image], str | None]:
         if limit < 1:
             raise InvalidInput("limit must be at least 1")
         after: tuple[str, ...] = _decode_cursor(cursor) if cursor else ()
         where = "(created_at, image_id) < (?, ?)" if cursor else "1"
+        mine: tuple[str, ...] = ()
+        if owner is not None:
+            where, mine = f"owner = ? AND {where}", (owner,)
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT {IMAGE_COLUMNS} FROM images WHERE {where} "
                 "ORDER BY created_at DESC, image_id DESC LIMIT ?",
-                (*after, limit + 1),
+                (*mine, *after, limit + 1),
             ).fetchall()
         page = [_image(row) for row in rows[:limit]]
         if len(rows) <= limit:
@@ -119,29 +137,27 @@ class SqliteCatalog:
         return [_image(row) for row in rows]
 
     def add_key(self, key: ApiKey) -> None:
-        row = (key.key_id, key.key_hash, key.user_id, _iso(key.created_at), key.email, key.revoked)
-        with self._write() as conn:
-            conn.execute(f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?,?,?,?,?,?)", row)
+        self._keys.add_key(key)
 
     def find_key(self, key_hash: str) -> ApiKey | None:
-        with self._read() as conn:
-            row = conn.execute(
-                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
-            ).fetchone()
-        return None if row is None else _api_key(row)
+        return self._keys.find_key(key_hash)
 
     def list_keys(self) -> list[ApiKey]:
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
-            ).fetchall()
-        return [_api_key(row) for row in rows]
+        return self._keys.list_keys()
 
-    def revoke_key(self, key_id: str) -> None:
-        with self._write() as conn:
-            sql = "UPDATE api_keys SET revoked = 1 WHERE key_id = ?"
-            if conn.execute(sql, (key_id,)).rowcount == 0:
-                raise NotFound(f"no API key {key_id}")
+    def revoke_key(self, key_id: str) -> ApiKey:
+        return self._keys.revoke_key(key_id)
+
+    def add_session(self, session: DashboardSession) -> None:
+        self._keys.add_session(session)
+
+    def find_session(self, session_hash: str) -> DashboardSession | None:
+        return self._keys.find_session(session_hash)
+
+    def delete_sessions(
+        self, *, session_hash: str | None = None, key_hash: str | None = None
+    ) -> int:
+        return self._keys.delete_sessions(session_hash=session_hash, key_hash=key_hash)
 
     def record_requests(self, records: Sequence[RequestRecord]) -> int:
         return self._stats.record_requests(records)
@@ -211,8 +227,17 @@ def _translated() -> Iterator[None]:
         raise BackendError(f"catalog database error: {exc}") from exc
 
 
-def _one_image(conn: sqlite3.Connection, where: str, value: str) -> Image | None:
-    row = conn.execute(f"SELECT {IMAGE_COLUMNS} FROM images WHERE {where}", (value,)).fetchone()
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a catalog from an older release up to SCHEMA, inside the opening transaction."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'images'").fetchone()
+    if row is not None and "UNIQUE (owner, sha256)" not in row[0]:
+        for statement in PER_OWNER_DEDUPE:
+            conn.execute(statement)
+    migrate_keys(conn)
+
+
+def _one_image(conn: sqlite3.Connection, where: str, *values: str) -> Image | None:
+    row = conn.execute(f"SELECT {IMAGE_COLUMNS} FROM images WHERE {where}", values).fetchone()
     return None if row is None else _image(row)
 
 
@@ -232,10 +257,6 @@ def _image(row: Sequence[Any]) -> Image:
         bytes=row[5], created_at=datetime.fromisoformat(row[6]), owner=row[7],
         status=ImageStatus(row[8]), failure_reason=row[9], thumbnails=thumbnails,
     )  # fmt: skip
-
-
-def _api_key(row: Sequence[Any]) -> ApiKey:
-    return ApiKey(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4], bool(row[5]))
 
 
 def _iso(at: datetime) -> str:

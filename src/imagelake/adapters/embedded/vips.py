@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any
 
 import pyvips
 
-from imagelake.domain.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
+from imagelake.adapters.embedded.vips_errors import WARNINGS, reason, translate
+from imagelake.domain.errors import ImageTooLarge, UnsupportedMediaType
 from imagelake.domain.images import ImageInfo, ThumbnailSpec
-from imagelake.domain.sniff import SNIFF_BYTES, sniff_content_type
+from imagelake.domain.sniff import SNIFF_BYTES, png_size, sniff_content_type
 
 # The content types each libvips loader may legitimately be handed.
 _LOADER_TYPES = {
@@ -24,17 +26,18 @@ _LOADER_TYPES = {
 # holding HEVC would pass the header read and fail at decode. Refuse it up front.
 HEIF_CODECS = frozenset({"av1"})
 _WHITE = [255.0, 255.0, 255.0]
-
-
-def _reason(exc: pyvips.Error) -> str:
-    """The root cause from libvips' error log, without its generic wrapper lines."""
-    lines = [line.strip() for line in str(exc.detail or "").splitlines()]
-    useful = [
-        line
-        for line in lines
-        if line and not line.startswith("source:") and not line.endswith("load error")
-    ]
-    return (useful[0] if useful else str(exc.message))[:200]
+# How strict each loader is. libjpeg reports damaged coded data only as a warning (and
+# paints the rest grey), libnsgif a frame whose data stops early; the other loaders fail
+# on damage at "error", where libtiff's warnings about unknown tags do not count.
+_FAIL_ON = {"image/jpeg": "warning", "image/gif": "warning"}
+# libjpeg's warnings about pixels that are whole: padding between segments (not before a
+# restart marker, inside the coded data), header oddities of some cameras and encoders.
+_INTACT_JPEG = re.compile(
+    r"extraneous bytes before marker 0x(?!d[0-7])|unknown JFIF revision|Adobe color transform"
+    r"|Invalid SOS parameters|Inconsistent progression sequence"
+)
+# libvips' default VIPS_MAX_COORD: libpng refuses a longer side before saying its size.
+MAX_SIDE = 100_000_000
 
 
 class VipsEngine:
@@ -43,6 +46,7 @@ class VipsEngine:
     def __init__(self, max_pixels: int, threads: int | None = None) -> None:
         # Caching operations would keep references to whole uploaded originals.
         pyvips.cache_set_max(0)
+        WARNINGS.install()
         if threads is not None:
             pyvips.concurrency_set(threads)
         self.max_pixels = max_pixels
@@ -52,49 +56,77 @@ class VipsEngine:
 
     def thumbnails(self, data: bytes, spec: ThumbnailSpec) -> dict[int, bytes]:
         info, needs_srgb = self._header(data)
-        try:
-            image = _decode(data, info, max(spec.sizes), needs_srgb)
-            # Render once: every smaller size is resized from these pixels, not decoded again.
-            image = _as_srgb(image, flatten=spec.format == "jpeg").copy_memory()
-            shape = (info.width, info.height)
-            return {size: _encode(_fit(image, size, shape), spec) for size in spec.sizes}
-        except pyvips.Error as exc:
-            if "not been built in" in str(exc.detail):
-                raise UnsupportedMediaType(f"cannot decode this image: {_reason(exc)}") from exc
-            raise CorruptImage(f"cannot decode the image: {_reason(exc)}") from exc
+        with WARNINGS.collect() as warnings:
+            try:
+                image = _render_strictly(data, info, spec, needs_srgb)
+                shape = (info.width, info.height)
+                return {size: _encode(_fit(image, size, shape), spec) for size in spec.sizes}
+            except pyvips.Error as exc:
+                raise translate(exc, "cannot decode the image", warnings()) from exc
 
     def _header(self, data: bytes) -> tuple[ImageInfo, bool]:
         """What the header says, and whether its colours need converting; refuses bombs."""
         content_type = sniff_content_type(data[:SNIFF_BYTES])
-        try:
-            header = pyvips.Image.new_from_source(_source(data), "", access="sequential")
-            loader = str(header.get("vips-loader")).split("_")[0]
-            codec = (
-                str(header.get("heif-compression")) if header.get_typeof("heif-compression") else ""
-            )
-            orientation = int(header.get("orientation")) if header.get_typeof("orientation") else 1
-            page_height = int(header.get("page-height")) if header.get_typeof("page-height") else 0
-            width, height = int(header.width), page_height or int(header.height)
-            profile = (
-                header.get("icc-profile-data") if header.get_typeof("icc-profile-data") else b""
-            )
-        except pyvips.Error as exc:
-            raise CorruptImage(f"cannot read the {content_type} header: {_reason(exc)}") from exc
+        declared = png_size(data[:SNIFF_BYTES])
+        if declared is not None:  # libpng refuses a side over MAX_SIDE without its size
+            self._check_size(*declared)
+        with WARNINGS.collect() as warnings:
+            try:
+                header = pyvips.Image.new_from_source(_source(data), "", access="sequential")
+                loader = str(header.get("vips-loader")).split("_")[0]
+                fields = {
+                    name: header.get(name) if header.get_typeof(name) else None
+                    for name in (
+                        "heif-compression",
+                        "orientation",
+                        "page-height",
+                        "icc-profile-data",
+                    )
+                }
+            except pyvips.Error as exc:
+                raise translate(exc, f"cannot read the {content_type} header", warnings()) from exc
+        codec, profile = str(fields["heif-compression"] or ""), fields["icc-profile-data"]
+        width, height = int(header.width), int(fields["page-height"] or header.height)
         if content_type not in _LOADER_TYPES.get(loader, set()):
             raise UnsupportedMediaType(f"{content_type} data was read as {loader}: not supported")
         if codec and codec not in HEIF_CODECS:
             raise UnsupportedMediaType(f"{content_type} compressed with {codec} is not supported")
-        if orientation in (5, 6, 7, 8):
+        if fields["orientation"] in (5, 6, 7, 8):
             width, height = height, width
+        self._check_size(width, height)
+        info = ImageInfo(content_type=content_type, width=width, height=height)
+        return info, bool(profile) and not _is_srgb(bytes(profile))
+
+    def _check_size(self, width: int, height: int) -> None:
         if width * height > self.max_pixels:
             raise ImageTooLarge(
                 f"{width}x{height} is {width * height} pixels; the limit is {self.max_pixels}"
             )
-        info = ImageInfo(content_type=content_type, width=width, height=height)
-        return info, bool(profile) and not _is_srgb(bytes(profile))
+        if max(width, height) > MAX_SIDE:
+            raise ImageTooLarge(f"{width}x{height}: the longest side libvips reads is {MAX_SIDE}")
 
 
-def _decode(data: bytes, info: ImageInfo, size: int, needs_srgb: bool) -> Any:
+def _render_strictly(data: bytes, info: ImageInfo, spec: ThumbnailSpec, needs_srgb: bool) -> Any:
+    """_render() as strict as the format allows. A JPEG whose only complaint is about pixels
+    that are whole is decoded again, leniently: only the first warning is ever told."""
+    try:
+        return _render(data, info, spec, needs_srgb, _FAIL_ON.get(info.content_type, "error"))
+    except pyvips.Error as exc:
+        if info.content_type != "image/jpeg" or not _INTACT_JPEG.search(reason(exc)):
+            raise
+    return _render(data, info, spec, needs_srgb, "error")
+
+
+def _render(
+    data: bytes, info: ImageInfo, spec: ThumbnailSpec, needs_srgb: bool, fail_on: str
+) -> Any:
+    """The pixels every size is made from, decoded once, in memory."""
+    image = _decode(data, info, max(spec.sizes), needs_srgb, fail_on)
+    # Render once: every smaller size is resized from these pixels, not decoded again.
+    return _as_srgb(image, flatten=spec.format == "jpeg").copy_memory()
+
+
+def _decode(data: bytes, info: ImageInfo, size: int, needs_srgb: bool, fail_on: str) -> Any:
     """Decode straight to about `size` on the long side, shrinking while loading if possible."""
     options: dict[str, Any] = {"height": size, "size": "down"}
     if needs_srgb:
@@ -107,13 +139,13 @@ def _decode(data: bytes, info: ImageInfo, size: int, needs_srgb: bool) -> Any:
             _source(data),
             "",
             shrink=jpeg_shrink(info.width, info.height, size),
-            fail_on="error",
+            fail_on=fail_on,
             access="sequential",
         )
         return image.thumbnail_image(size, **options)
     # The fail_on keyword is ignored by thumbnail_source; the loader option is not.
     return pyvips.Image.thumbnail_source(
-        _source(data), size, option_string="fail_on=error", **options
+        _source(data), size, option_string=f"fail_on={fail_on}", **options
     )
 
 

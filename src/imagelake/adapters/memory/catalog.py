@@ -12,20 +12,21 @@ from datetime import UTC, datetime
 from imagelake.adapters.tally import ClaimingTally, ImageTally
 from imagelake.domain.errors import Conflict, InvalidInput, NotFound
 from imagelake.domain.events import ImageStats, RequestRecord
-from imagelake.domain.images import ApiKey, Image, ImageStatus
+from imagelake.domain.images import ApiKey, DashboardSession, Image, ImageStatus
 
 
 class MemoryCatalog(ClaimingTally[object]):  # the tally's transaction is the lock
     def __init__(self) -> None:
         self._images: dict[str, Image] = {}
         self._keys: dict[str, ApiKey] = {}
+        self._sessions: dict[str, DashboardSession] = {}
         self._tallies: dict[str, ImageTally] = {}
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
     def add_image(self, image: Image) -> Image:
         with self._lock:
-            existing = self._by_sha256(image.sha256)
+            existing = self._by_sha256(image.owner, image.sha256)
             if existing is not None:
                 return existing
             if image.image_id in self._images:
@@ -39,17 +40,17 @@ class MemoryCatalog(ClaimingTally[object]):  # the tally's transaction is the lo
                 raise NotFound(f"no image {image_id}")
             return _copy(self._images[image_id])
 
-    def find_by_sha256(self, sha256: str) -> Image | None:
+    def find_by_sha256(self, owner: str, sha256: str) -> Image | None:
         with self._lock:
-            return self._by_sha256(sha256)
+            return self._by_sha256(owner, sha256)
 
     def save_image(self, image: Image) -> None:
         with self._lock:
             if image.image_id not in self._images:
                 raise NotFound(f"no image {image.image_id}")
-            other = self._by_sha256(image.sha256)
+            other = self._by_sha256(image.owner, image.sha256)
             if other is not None and other.image_id != image.image_id:
-                raise Conflict(f"another image has sha256 {image.sha256}")
+                raise Conflict(f"another image of {image.owner!r} has sha256 {image.sha256}")
             self._images[image.image_id] = _copy(image)
 
     def delete_image(self, image_id: str) -> None:
@@ -57,12 +58,15 @@ class MemoryCatalog(ClaimingTally[object]):  # the tally's transaction is the lo
             if self._images.pop(image_id, None) is None:
                 raise NotFound(f"no image {image_id}")
 
-    def list_images(self, limit: int, cursor: str | None) -> tuple[list[Image], str | None]:
+    def list_images(
+        self, limit: int, cursor: str | None, owner: str | None = None
+    ) -> tuple[list[Image], str | None]:
         if limit < 1:
             raise InvalidInput("limit must be at least 1")
         after = _decode_cursor(cursor) if cursor else None
         with self._lock:
-            ordered = sorted(self._images.values(), key=_newest_first, reverse=True)
+            mine = [i for i in self._images.values() if owner is None or i.owner == owner]
+            ordered = sorted(mine, key=_newest_first, reverse=True)
         if after is not None:
             ordered = [i for i in ordered if _newest_first(i) < after]
         page = [_copy(i) for i in ordered[:limit]]
@@ -88,11 +92,35 @@ class MemoryCatalog(ClaimingTally[object]):  # the tally's transaction is the lo
         with self._lock:
             return sorted(self._keys.values(), key=lambda k: (k.created_at, k.key_id))
 
-    def revoke_key(self, key_id: str) -> None:
+    def revoke_key(self, key_id: str) -> ApiKey:
         with self._lock:
             if key_id not in self._keys:
                 raise NotFound(f"no API key {key_id}")
             self._keys[key_id] = dataclasses.replace(self._keys[key_id], revoked=True)
+            return self._keys[key_id]
+
+    def add_session(self, session: DashboardSession) -> None:
+        with self._lock:
+            if session.session_hash in self._sessions:
+                raise Conflict("that session already exists")
+            self._sessions[session.session_hash] = session
+
+    def find_session(self, session_hash: str) -> DashboardSession | None:
+        with self._lock:
+            return self._sessions.get(session_hash)
+
+    def delete_sessions(
+        self, *, session_hash: str | None = None, key_hash: str | None = None
+    ) -> int:
+        with self._lock:
+            doomed = [
+                s.session_hash
+                for s in self._sessions.values()
+                if s.session_hash == session_hash or s.key_hash == key_hash
+            ]
+            for name in doomed:
+                del self._sessions[name]
+            return len(doomed)
 
     def close(self) -> None:
         pass
@@ -118,8 +146,9 @@ class MemoryCatalog(ClaimingTally[object]):  # the tally's transaction is the lo
             tally = self._tallies.get(image_id)
             return None if tally is None else tally.stats()
 
-    def _by_sha256(self, sha256: str) -> Image | None:
-        found = next((i for i in self._images.values() if i.sha256 == sha256), None)
+    def _by_sha256(self, owner: str, sha256: str) -> Image | None:
+        images = self._images.values()
+        found = next((i for i in images if i.sha256 == sha256 and i.owner == owner), None)
         return None if found is None else _copy(found)
 
     def _find_key(self, key_hash: str) -> ApiKey | None:
