@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -10,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
-from imagelake.lake.archive import EventArchiver, receive
+from imagelake.domain.events import partition_of
+from imagelake.lake.archive import RAW_PREFIX, EventArchiver, receive
 from imagelake.ports import BlobStore, Message
 
 _ids = count()
@@ -70,3 +72,26 @@ def user_counts(reqs: Sequence[Request]) -> dict[str, tuple[int, int]]:
     """user -> (requests, unique images)."""
     hits = Counter(r.user for r in reqs)
     return {u: (n, len({r.image for r in reqs if r.user == u})) for u, n in hits.items()}
+
+
+def archived_line(user: str, image: str, at: datetime, **fields: Any) -> bytes:
+    """One archive line as the monitor writes it, with any field replaced (for bad lines)."""
+    body = payload(user, image, at)
+    line = {
+        "key": "sha256:" + hashlib.sha256(body).hexdigest(),
+        "received_at": at.isoformat(),
+        "event_name": "IMAGE_REQUESTED",
+        "user_id": user,
+        "image_id": image,
+        "timestamp": at.isoformat(),
+        "event_id": None,
+        "raw": body.decode(),
+    }
+    return json.dumps({**line, **fields}).encode() + b"\n"
+
+
+def put_raw_batch(store: BlobStore, at: datetime, data: bytes, name: str = "written-by-hand") -> str:
+    """A raw batch written straight into the archive, in the partition of at; its key."""
+    key = f"{RAW_PREFIX}/{partition_of('IMAGE_REQUESTED', at.isoformat())}/{name}.jsonl"
+    store.put(key, data, "application/x-ndjson")
+    return key

@@ -26,6 +26,7 @@ from imagelake.ports import (
     Queue,
 )
 from imagelake.services.api_keys import KeyService
+from imagelake.services.doctor import DoctorService
 from imagelake.services.files import SignedFiles
 from imagelake.services.image_requests import RequestRecorder
 from imagelake.services.images import ImageService
@@ -149,6 +150,7 @@ class Services:
     intake: EventIntake
     monitor: EventConsumer
     uploads: DirectUploads
+    doctor: DoctorService
 
 
 def services(c: Container) -> Services:
@@ -203,7 +205,10 @@ def services(c: Container) -> Services:
             visibility_timeout=s.visibility_timeout,
         ),
         requests=RequestRecorder(c.events),
-        intake=EventIntake(c.events),
+        doctor=DoctorService(
+            blobs=c.blobs, thumbnails=c.thumbnails, catalog=c.catalog, jobs=c.jobs
+        ),
+        intake=EventIntake(c.events, limits=s.event_limits),
         monitor=EventConsumer(
             events=c.events,
             archiver=EventArchiver(c.archive),
@@ -213,6 +218,7 @@ def services(c: Container) -> Services:
             max_receives=s.max_receives,
             base_delay=s.retry_base_delay,
             visibility_timeout=s.visibility_timeout,
+            limits=s.event_limits,
         ),
     )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
+from pydantic.config import JsonDict
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,9 +18,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from imagelake.domain.events import MAX_EVENT_BYTES, MAX_EVENT_SKEW, EventLimits
 from imagelake.domain.images import ThumbnailSpec
 
 MiB = 1024 * 1024
+SECRET: JsonDict = {"secret": True}  # a setting `imagelake config` shows as ***
 
 
 class Settings(BaseSettings):
@@ -69,9 +73,12 @@ class Settings(BaseSettings):
     signing_key: str = Field(
         "",
         description="Secret for signed URLs. Default: generated once into `$DATA_DIR/signing.key`.",
+        json_schema_extra=SECRET,
     )
     signing_keys_previous: str = Field(
-        "", description="Comma-separated retired signing keys still accepted (key rotation)."
+        "",
+        description="Comma-separated retired signing keys still accepted (key rotation).",
+        json_schema_extra=SECRET,
     )
     host: str = Field("127.0.0.1", description="Listen address.")
     port: int = Field(8000, description="Listen port.")
@@ -101,6 +108,12 @@ class Settings(BaseSettings):
         description="Seconds the API waits in all for a request body to arrive (408 after); "
         "a full-size upload then needs about `MAX_UPLOAD_BYTES / BODY_TIMEOUT` bytes/s.",
     )
+    rate_limit: str = Field(
+        "200/second",
+        description="Requests allowed per API key, and failed authentications per client "
+        "address (`limits` notation: `50/second`, `1000/minute;50/second`); over it gets 429 "
+        "with `Retry-After`. Counted in each API process. Empty: no limit.",
+    )
     max_pixels: int = Field(
         100_000_000, description="Largest accepted width x height (decompression-bomb guard)."
     )
@@ -112,6 +125,18 @@ class Settings(BaseSettings):
     )
     retry_base_delay: float = Field(
         1.0, ge=0, description="First retry delay, seconds (doubles per attempt)."
+    )
+    max_event_bytes: int = Field(
+        MAX_EVENT_BYTES,
+        ge=1,
+        description="Largest accepted event payload, bytes: `POST /events` answers 413 for a "
+        "larger one, the consumer dead-letters it.",
+    )
+    max_event_skew: int = Field(
+        MAX_EVENT_SKEW,
+        ge=0,
+        description="Seconds an event's timestamp may lie ahead of the server's clock: "
+        "`POST /events` answers 422 beyond it, the consumer dead-letters it.",
     )
     event_batch_size: int = Field(
         2000,
@@ -130,6 +155,7 @@ class Settings(BaseSettings):
         "",
         validation_alias=AliasChoices("IMAGELAKE_SENTRY_DSN", "SENTRY_DSN"),
         description="Report unhandled errors to Sentry (`SENTRY_DSN` works too).",
+        json_schema_extra=SECRET,
     )
 
     @classmethod
@@ -146,6 +172,19 @@ class Settings(BaseSettings):
         if toml_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value) if value.strip() else None
+        except ValueError:
+            raise ValueError(
+                f"rate limit {value!r} is not like `50/second` or `1000/minute;50/second`"
+            ) from None
+        return value.strip()
 
     @field_validator("thumbnail_sizes")
     @classmethod
@@ -187,6 +226,10 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def event_limits(self) -> EventLimits:
+        return EventLimits(self.max_event_bytes, timedelta(seconds=self.max_event_skew))
 
     @property
     def thumbnail_spec(self) -> ThumbnailSpec:

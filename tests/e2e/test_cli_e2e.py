@@ -137,3 +137,34 @@ def test_first_start_prints_a_key_and_a_curl_example_that_works(tmp_path: Path) 
             )
     finally:
         svc.stop()
+
+
+AUTH_OFF_EVERYWHERE = {"IMAGELAKE_AUTH": "off", "IMAGELAKE_HOST": "0.0.0.0"}
+
+
+def test_serve_with_auth_off_refuses_to_listen_beyond_loopback(tmp_path: Path) -> None:
+    svc = Service(tmp_path / "data", extra_env=AUTH_OFF_EVERYWHERE, workers=0)
+
+    done = svc.cli("serve")
+
+    assert done.returncode == 1
+    message = words(done.stderr)
+    assert "IMAGELAKE_AUTH=off" in message and "0.0.0.0" in message
+    assert "IMAGELAKE_ALLOW_INSECURE=1" in message
+
+
+def test_serve_with_auth_off_warns_and_allow_insecure_lets_it_listen_anywhere(
+    tmp_path: Path,
+) -> None:
+    env = {**AUTH_OFF_EVERYWHERE, "IMAGELAKE_ALLOW_INSECURE": "1"}
+    svc = Service(tmp_path / "data", extra_env=env, workers=0, key="none needed")
+    svc.data_dir.mkdir()
+    svc.start()
+    try:
+        with httpx.Client(base_url=svc.base_url) as anonymous:
+            assert anonymous.get("/images").status_code == 200
+        log = words(svc.log().encode())
+    finally:
+        svc.stop()
+
+    assert "WARNING" in log and "IMAGELAKE_AUTH=off" in log and "0.0.0.0" in log

@@ -205,6 +205,26 @@ def test_signed_files_carry_cache_headers_and_honour_if_none_match(shared: Servi
     assert tampered.status_code == 403
 
 
+def test_signed_files_answer_head_and_ranges_and_are_sandboxed(shared: Service) -> None:
+    data = photo_bytes("coffee", "png")
+    with shared.client() as client:
+        api_reply = upload(client, data)
+    url = api_reply.json()["original_url"]
+    head = httpx.head(url)
+    part = httpx.get(url, headers={"Range": "bytes=0-99"})
+    past = httpx.get(url, headers={"Range": f"bytes={len(data)}-"})
+
+    assert api_reply.headers["x-content-type-options"] == "nosniff"
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len(data))
+    assert (part.status_code, part.content) == (206, data[:100])
+    assert part.headers["content-range"] == f"bytes 0-99/{len(data)}"
+    assert past.status_code == 416
+    for reply in (head, part, past):
+        assert reply.headers["content-security-policy"] == "default-src 'none'; sandbox"
+        assert reply.headers["x-content-type-options"] == "nosniff"
+
+
 def test_health_metrics_and_files_need_no_key_but_the_api_does(shared: Service) -> None:
     with shared.client(key="") as anonymous:
         assert anonymous.get("/healthz").status_code == 200

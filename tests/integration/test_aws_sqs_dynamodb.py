@@ -7,19 +7,24 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from imagelake.adapters.aws import dynamodb_codec as schema
 from imagelake.adapters.aws.clients import client
 from imagelake.adapters.aws.dynamodb import DynamoDBCatalog
+from imagelake.adapters.aws.dynamodb_codec import BY_OWNER, Tables, table_specs
 from imagelake.adapters.aws.sqs import SqsQueue
 from imagelake.adapters.aws.sqs_codec import REDRIVE_REASON
 from imagelake.bootstrap import provision
 from imagelake.config import Settings
-from imagelake.domain.errors import BackendError
+from imagelake.domain.errors import BackendError, Conflict
 from imagelake.domain.events import RequestRecord
-from imagelake.domain.images import Image, new_image_id
+from imagelake.domain.images import ApiKey, DashboardSession, Image, new_image_id
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
 
 HIDDEN = 600.0
 PATIENCE = 20.0
@@ -135,11 +140,117 @@ def test_overlapping_redeliveries_count_each_event_once(
     assert stats.first_requested_at == T0
 
 
-def test_catalog_provision_is_idempotent_and_sets_the_ttl(catalog: DynamoDBCatalog) -> None:
+def test_catalog_provision_is_idempotent_and_sets_the_ttls(catalog: DynamoDBCatalog) -> None:
     assert all(line.endswith(": exists") for line in catalog.provision())
 
-    ttl = client("dynamodb").describe_time_to_live(TableName=catalog.tables.seen)
-    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+    for table in (catalog.tables.seen, catalog.tables.sessions):
+        ttl = client("dynamodb").describe_time_to_live(TableName=table)
+        assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+
+
+def test_sessions_expire_on_the_ttl_after_they_end(catalog: DynamoDBCatalog) -> None:
+    ends = T0 + timedelta(days=7, microseconds=1)
+    catalog.add_session(DashboardSession("s-1", "hash-1", T0, ends))
+
+    item = client("dynamodb").get_item(TableName=catalog.tables.sessions, Key={"pk": {"S": "s-1"}})[
+        "Item"
+    ]
+    assert int(item["expires_at"]["N"]) == int(ends.timestamp()) + 1  # never before the end
+    assert catalog.find_session("s-1") == DashboardSession("s-1", "hash-1", T0, ends)
+    with pytest.raises(Conflict):
+        catalog.add_session(DashboardSession("s-1", "hash-2", T0, ends))
+
+
+def test_images_of_nobody_are_stored_and_listed(catalog: DynamoDBCatalog) -> None:
+    nobodys = catalog.add_image(Image(new_image_id(), "c" * 64, "image/png", 1, 1, 1, T0))
+    alices = catalog.add_image(
+        Image(new_image_id(), "c" * 64, "image/png", 1, 1, 1, T0, owner="alice")
+    )
+
+    assert catalog.list_images(10, None, owner="") == ([nobodys], None)
+    assert catalog.list_images(10, None, owner="alice") == ([alices], None)
+    assert catalog.find_by_sha256("", "c" * 64) == nobodys
+
+
+def legacy_tables(prefix: str) -> Tables:
+    """The images and keys tables as a release from before owners made them, with items."""
+    tables = Tables.for_prefix(prefix)
+    dynamodb = client("dynamodb")
+    for spec in table_specs(tables)[:2]:
+        indexes = [i for i in spec.get("GlobalSecondaryIndexes", []) if i["IndexName"] != BY_OWNER]
+        old: CreateTableInputTypeDef = {
+            "TableName": spec["TableName"],
+            "KeySchema": spec["KeySchema"],
+            "AttributeDefinitions": [
+                a for a in spec["AttributeDefinitions"] if a["AttributeName"] != "owner"
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if indexes:
+            old["GlobalSecondaryIndexes"] = indexes
+        dynamodb.create_table(**old)
+    return tables
+
+
+def put_legacy_items(tables: Tables, image: Image) -> None:
+    dynamodb = client("dynamodb")
+    item = {**schema.image_item(image), "owner": {"S": image.owner}}
+    dynamodb.put_item(TableName=tables.images, Item=item)
+    lock = {"pk": {"S": f"sha256#{image.sha256}"}, "owner_id": {"S": image.image_id}}
+    dynamodb.put_item(TableName=tables.images, Item=lock)
+    for key_id, user_id in (("k1", "admin"), ("k2", "alice")):
+        key = schema.key_item(ApiKey(key_id, f"h-{key_id}", user_id, T0))
+        del key["role"]
+        dynamodb.put_item(TableName=tables.keys, Item=key)
+        pointer = {"pk": {"S": f"id#{key_id}"}, "key_hash": {"S": f"h-{key_id}"}}
+        dynamodb.put_item(TableName=tables.keys, Item=pointer)
+
+
+def test_a_catalog_from_before_owners_is_brought_up_by_provision(aws_endpoint: str) -> None:
+    prefix = unique("legacy")
+    tables = legacy_tables(prefix)
+    old = Image(new_image_id(), "d" * 64, "image/png", 1, 1, 1, T0, owner="alice")
+    put_legacy_items(tables, old)
+
+    done = DynamoDBCatalog(client("dynamodb"), prefix).provision()
+
+    assert f"dynamodb table {tables.images}: index by_owner added" in done
+    assert f"dynamodb table {tables.sessions}: created" in done
+    catalog = DynamoDBCatalog(client("dynamodb"), prefix)
+    assert catalog.list_images(10, None, owner="alice") == ([old], None)
+    assert [(k.user_id, k.role) for k in catalog.list_keys()] == [
+        ("admin", "admin"),
+        ("alice", "user"),
+    ]
+    assert catalog.revoke_key("k2").role == "user"
+
+    # The lock from before owners still dedupes its owner's content, and only theirs.
+    assert catalog.find_by_sha256("alice", old.sha256) == old
+    assert catalog.find_by_sha256("bob", old.sha256) is None
+    bobs = Image(new_image_id(), old.sha256, "image/png", 1, 1, 1, T0, owner="bob")
+    assert catalog.add_image(bobs) == bobs
+    catalog.delete_image(old.image_id)  # and goes with its image
+    assert catalog.find_by_sha256("alice", old.sha256) is None
+    assert catalog.find_by_sha256("bob", old.sha256) == bobs
+    lock = client("dynamodb").get_item(
+        TableName=tables.images, Key={"pk": {"S": f"sha256#{old.sha256}"}}
+    )
+    assert "Item" not in lock
+
+
+def test_a_changed_sha256_moves_a_lock_from_before_owners(aws_endpoint: str) -> None:
+    prefix = unique("legacy")
+    tables = legacy_tables(prefix)
+    old = Image(new_image_id(), "e" * 64, "image/png", 1, 1, 1, T0, owner="alice")
+    put_legacy_items(tables, old)
+    catalog = DynamoDBCatalog(client("dynamodb"), prefix)
+    catalog.provision()
+
+    changed = dataclasses.replace(old, sha256="f" * 64)
+    catalog.save_image(changed)
+
+    assert catalog.find_by_sha256("alice", "e" * 64) is None
+    assert catalog.find_by_sha256("alice", "f" * 64) == changed
 
 
 def test_catalog_without_tables_is_a_backend_error(aws_endpoint: str) -> None:
@@ -168,7 +279,7 @@ def test_provision_creates_everything_configured_once(aws_endpoint: str, tmp_pat
     first = provision(config)
     second = provision(config)
 
-    assert sum("created" in line for line in first) == 2 + 5 + 4  # buckets, tables, queues
+    assert sum("created" in line for line in first) == 2 + 6 + 4  # buckets, tables, queues
     assert not any("created" in line for line in second)
     assert any("CORS allows browser uploads from https://images.example.com" in x for x in first)
     assert any(config.notify.removeprefix("sns://") in line for line in first)

@@ -265,6 +265,20 @@ def test_parquet_table_reads_what_compaction_writes() -> None:
     assert "/" not in f"s3://lake/{key}".removeprefix(projected)
 
 
+def test_the_http_api_throttles_every_route_by_parameters() -> None:
+    template = translated(ApiThrottlingRateLimit="40", ApiThrottlingBurstLimit="80")
+    (stage,) = resources_of(template, "AWS::ApiGatewayV2::Stage").values()
+
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+    }
+    parameters = template["Parameters"]
+    for name in ("ApiThrottlingRateLimit", "ApiThrottlingBurstLimit"):
+        assert parameters[name]["Type"] == "Number"
+        assert int(parameters[name]["Default"]) >= int(parameters[name]["MinValue"]) >= 1
+
+
 def lake_objects(path: str) -> str:
     return json.dumps({"Fn::Sub": f"${{LakeBucket.Arn}}/{path}"})
 

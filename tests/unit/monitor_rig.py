@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagelake.adapters.memory import MemoryBlobStore, MemoryCatalog, MemoryQueue, RecordingNotifier
+from imagelake.domain.events import EventLimits
 from imagelake.domain.signing import Signer
 from imagelake.lake.archive import RAW_PREFIX, EventArchiver
 from imagelake.ports import BlobStore, StatsCatalog
@@ -42,6 +43,7 @@ class Rig:
     archive_store: BlobStore | None = None  # a wrapper around blobs, when set
     stats_catalog: StatsCatalog | None = None  # a wrapper around catalog, when set
     batch_size: int = 100
+    limits: EventLimits = field(default_factory=EventLimits)
 
     @property
     def consumer(self) -> EventConsumer:
@@ -55,6 +57,7 @@ class Rig:
             base_delay=0,  # retried messages come straight back
             visibility_timeout=30,
             step_delay=0,
+            limits=self.limits,
         )
 
     def send(self, *bodies: bytes) -> None:

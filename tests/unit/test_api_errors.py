@@ -153,3 +153,13 @@ def test_a_malformed_multipart_body_is_400(api: Api) -> None:
     assert 400 <= reply.status_code < 500
     assert "error" in reply.json()
     assert api.healthy()
+
+
+def test_a_multipart_upload_with_two_file_fields_is_400_naming_them(api: Api) -> None:
+    photo = photo_bytes("coffee")
+    files = [("file", ("a.jpg", photo, "image/jpeg")), ("file", ("b.jpg", photo, "image/jpeg"))]
+
+    reply = api.client.post("/images", files=files)
+
+    assert_refused(api, reply, 400, "invalid_input")
+    assert "2 fields named 'file'" in reply.json()["error"]["message"]

@@ -11,6 +11,7 @@ import pytest
 
 from imagelake.api import dashboard_views as views
 from imagelake.api.routes_dashboard import PAGE_SIZE
+from imagelake.domain.access import Role
 from imagelake.domain.images import Image, ImageStatus
 from tests.unit.api_harness import PUBLIC_URL, Api, open_api
 from tests.unit.fakes import FakeImageEngine, png
@@ -21,7 +22,7 @@ STATIC = Path(views.__file__).parent / "static"
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     """Signed in the way a browser is: by the session cookie alone."""
-    with open_api(tmp_path, FakeImageEngine()) as api:
+    with open_api(tmp_path, FakeImageEngine(), role=Role.ADMIN) as api:
         api.client.headers.pop("Authorization")
         api.client.post("/login", data={"key": api.token}, follow_redirects=False)
         yield api

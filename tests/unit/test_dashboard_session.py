@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from imagelake.api.session import SESSION_COOKIE
+from imagelake.domain.access import Role
 from imagelake.domain.images import utcnow
 from imagelake.services.api_keys import hash_key
 from tests.unit.api_harness import PUBLIC_URL, Api, open_api
@@ -239,3 +240,23 @@ def test_with_auth_off_the_pages_need_no_sign_in(tmp_path: Path) -> None:
     assert gallery.status_code == 200
     assert "Sign out" not in gallery.text
     assert (login.status_code, login.headers["location"]) == (303, "/")
+
+
+def test_each_role_sees_only_the_pages_it_may_use(api: Api) -> None:
+    tokens = {role: api.wired.keys.create(f"a-{role}", role=role)[1] for role in Role}
+    seen: dict[Role, dict[str, int]] = {}
+    for role, token in tokens.items():
+        api.client.cookies.clear()
+        sign_in(api, token)
+        seen[role] = {
+            path: api.client.get(path, follow_redirects=False).status_code
+            for path in ("/", "/upload", "/analytics")
+        }
+    assert seen[Role.USER] == {"/": 200, "/upload": 200, "/analytics": 403}
+    assert seen[Role.PRODUCER] == {"/": 403, "/upload": 403, "/analytics": 403}
+    assert seen[Role.ANALYST] == {"/": 303, "/upload": 403, "/analytics": 200}
+    assert seen[Role.ADMIN] == {"/": 200, "/upload": 200, "/analytics": 200}
+    api.client.cookies.clear()
+    sign_in(api, tokens[Role.USER])
+    page = api.client.get("/").text
+    assert 'href="/analytics"' not in page and 'href="/upload"' in page

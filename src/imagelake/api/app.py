@@ -17,6 +17,8 @@ from imagelake.api import (
     routes_uploads,
 )
 from imagelake.api.limits import BodyLimitMiddleware
+from imagelake.api.rate_limits import RateLimits
+from imagelake.api.security_headers import SecurityHeadersMiddleware
 from imagelake.bootstrap import Services
 
 
@@ -27,6 +29,7 @@ def create_app(services: Services) -> FastAPI:
         description="Images in, thumbnails and signed URLs out; every request counted.",
     )
     app.state.services = services
+    app.state.rate_limits = RateLimits(services.settings.rate_limit)
     errors.install(app)
     app.include_router(routes_uploads.router)  # before /images/{image_id}
     app.include_router(routes_images.router)
@@ -40,4 +43,5 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, timeout=settings.body_timeout
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
+from imagelake.api.rate_limits import client_address, rate_limits
 from imagelake.api.session import session_token
 from imagelake.bootstrap import Services
 from imagelake.domain.access import Action, Role, require
@@ -34,8 +35,17 @@ async def current_key(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> ApiKey:
+    limits, address = rate_limits(request), client_address(request)
     if services.settings.auth == "off":
+        limits.count_request(f"anonymous@{address}")
         return ANONYMOUS
+    with limits.authenticating(address):
+        key = await _authenticate(request, services, authorization)
+    limits.count_request(key.key_id)
+    return key
+
+
+async def _authenticate(request: Request, services: Services, authorization: str | None) -> ApiKey:
     if authorization is None:  # the dashboard's session cookie, under its CSRF rules
         session = session_token(request, services.settings.public_url)
         if session is not None:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from imagelake.api.security_headers import NOSNIFF
 from imagelake.domain import errors
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ STATUS: list[tuple[type[errors.ImagelakeError], int]] = [
     (errors.Conflict, 409),
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
+    (errors.RateLimited, 429),
     (errors.BackendError, 503),
 ]
 
@@ -44,14 +46,20 @@ def status_of(exc: errors.ImagelakeError) -> int:
     return next((status for cls, status in STATUS if isinstance(exc, cls)), 500)
 
 
+def _headers(exc: errors.ImagelakeError, status: int) -> dict[str, str] | None:
+    if isinstance(exc, errors.RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    return {
+        401: {"WWW-Authenticate": "Bearer"},
+        408: {"Connection": "close"},  # the rest of a slow body is not waited for
+    }.get(status)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.ImagelakeError)
     async def _ours(request: Request, exc: errors.ImagelakeError) -> JSONResponse:
         status = status_of(exc)
-        headers = {
-            401: {"WWW-Authenticate": "Bearer"},
-            408: {"Connection": "close"},  # the rest of a slow body is not waited for
-        }.get(status)
+        headers = _headers(exc, status)
         if status >= 500:
             log.error(
                 "backend failure on %s %s: %s", request.method, request.url.path, exc, exc_info=exc
@@ -77,11 +85,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> Response:
         # Routine on any network, not a fault of ours: no traceback, nothing for Sentry.
-        log.info("client disconnected before sending the whole body: %s %s",
-                 request.method, request.url.path)
+        log.info(
+            "client disconnected before sending the whole body: %s %s",
+            request.method,
+            request.url.path,
+        )
         return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", "internal server error"), status_code=500)
+        # Answered outside the middleware stack (by Starlette's ServerErrorMiddleware).
+        body = error_body("internal", "internal server error")
+        return JSONResponse(body, status_code=500, headers=NOSNIFF)

@@ -14,8 +14,10 @@ from fastapi.templating import Jinja2Templates
 from imagelake import __version__
 from imagelake.api import dashboard_views as views
 from imagelake.api.deps import ANONYMOUS, ServicesDep
+from imagelake.api.rate_limits import client_address, rate_limits
 from imagelake.api.session import SESSION_COOKIE, clear_session, same_origin, set_session
 from imagelake.bootstrap import Services
+from imagelake.domain.access import Action, may, sees_all_stats
 from imagelake.domain.errors import InvalidInput, NotFound, Unauthorized
 from imagelake.domain.images import ApiKey
 
@@ -47,6 +49,13 @@ def render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     context = {"version": __version__, **context}
+    caller = context.get("caller")
+    if isinstance(caller, ApiKey):
+        context["can"] = {
+            "images": may(caller, Action.READ_IMAGES),
+            "upload": may(caller, Action.UPLOAD),
+            "analytics": sees_all_stats(caller),
+        }
     return templates.TemplateResponse(
         request, name, context, status_code=status_code, headers=SECURITY_HEADERS
     )
@@ -59,9 +68,17 @@ def signed_in(request: Request, services: Services) -> ApiKey | None:
     if not token:
         return None
     try:
-        return services.keys.session_key(token)
+        with rate_limits(request).authenticating(client_address(request)):
+            return services.keys.session_key(token)
     except Unauthorized:
         return None
+
+
+def not_for(request: Request, caller: ApiKey, what: str) -> HTMLResponse:
+    """The page a key whose role may not see this page gets (the API answers 403 likewise)."""
+    message = f"A {caller.role} key may not {what}."
+    context = {"caller": caller, "title": "Not for this key", "message": message}
+    return render(request, "error.html", context, status_code=403)
 
 
 def to_login(request: Request) -> RedirectResponse:
@@ -101,7 +118,8 @@ def login(
         return refused(request)
     target = local_path(next)
     try:
-        _, token = services.keys.open_session(f"Bearer {key.strip()}")
+        with rate_limits(request).authenticating(client_address(request)):
+            _, token = services.keys.open_session(f"Bearer {key.strip()}")
     except Unauthorized:
         error = "That API key is not valid, or it has been revoked."
         context = {"next": target, "error": error}
@@ -128,6 +146,10 @@ def gallery(request: Request, services: ServicesDep, cursor: str | None = None) 
     caller = signed_in(request, services)
     if caller is None:
         return to_login(request)
+    if not may(caller, Action.READ_IMAGES):
+        if sees_all_stats(caller):
+            return RedirectResponse("/analytics", status_code=303)
+        return not_for(request, caller, Action.READ_IMAGES)
     try:
         images, next_cursor = services.images.list(caller, PAGE_SIZE, cursor)
     except InvalidInput:
@@ -149,6 +171,8 @@ def upload_page(request: Request, services: ServicesDep) -> Response:
     caller = signed_in(request, services)
     if caller is None:
         return to_login(request)
+    if not may(caller, Action.UPLOAD):
+        return not_for(request, caller, Action.UPLOAD)
     max_bytes = services.settings.max_upload_bytes
     context = {
         "caller": caller,
@@ -164,6 +188,8 @@ def image_page(request: Request, services: ServicesDep, image_id: str) -> Respon
     caller = signed_in(request, services)
     if caller is None:
         return to_login(request)
+    if not may(caller, Action.READ_IMAGES):
+        return not_for(request, caller, Action.READ_IMAGES)
     try:
         image = services.images.get(image_id, caller)
     except NotFound:
@@ -184,4 +210,6 @@ def analytics_page(request: Request, services: ServicesDep) -> Response:
     caller = signed_in(request, services)
     if caller is None:
         return to_login(request)
+    if not sees_all_stats(caller):
+        return not_for(request, caller, "see the analytics of every image")
     return render(request, "analytics.html", {"caller": caller, "page": "analytics"})

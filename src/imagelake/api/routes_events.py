@@ -16,7 +16,7 @@ router = APIRouter(tags=["events"])
     "/events",
     status_code=202,
     response_model=Accepted,
-    responses={400: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+    responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
     openapi_extra={
         "requestBody": {
             "required": True,

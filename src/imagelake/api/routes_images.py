@@ -30,7 +30,10 @@ async def read_upload(request: Request) -> bytes:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
-        upload = form.get("file")
+        uploads = form.getlist("file")
+        if len(uploads) > 1:
+            raise InvalidInput(f"multipart upload has {len(uploads)} fields named 'file'; send one")
+        upload = uploads[0] if uploads else None
         if not isinstance(upload, UploadFile):
             raise InvalidInput("multipart upload needs a file field named 'file'")
         return await upload.read()

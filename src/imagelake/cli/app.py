@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from imagelake.cli.aws import aws_app
+from imagelake.cli.doctor import doctor
 from imagelake.cli.lake import lake_app, report
 from imagelake.cli.ops import dlq_app, events_app
 from imagelake.config import Settings, settings_markdown
@@ -29,6 +30,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(aws_app, name="aws")
 app.add_typer(lake_app, name="lake", no_args_is_help=True)
 app.command("report")(report)
+app.command("doctor")(doctor)
 err = Console(stderr=True)
 
 
@@ -69,12 +71,19 @@ def worker(
 
 
 @app.command()
-def config(markdown: Annotated[bool, typer.Option(help="The README table")] = False) -> None:
-    """Show every setting: its environment variable, default and meaning."""
+def config(
+    markdown: Annotated[bool, typer.Option(help="The README table")] = False,
+    show_secrets: Annotated[
+        bool, typer.Option(help="Print signing keys, the Sentry DSN and URL passwords as they are")
+    ] = False,
+) -> None:
+    """Show every setting's value; secrets as *** unless --show-secrets."""
     if markdown:
         typer.echo(settings_markdown(), nl=False)
         return
-    for name, value in Settings().model_dump().items():
+    from imagelake.cli.settings_view import shown_settings
+
+    for name, value in shown_settings(Settings(), show_secrets).items():
         typer.echo(f"IMAGELAKE_{name.upper()}={value}")
 
 
@@ -100,7 +109,7 @@ def keys_list() -> None:
 
     from imagelake.runtime.serve import open_services
 
-    table = Table("key id", "user", "role", "e-mail", "created", "revoked")
+    table = Table("key id", "user", "role", "e-mail", "created (UTC)", "revoked")
     with open_services(Settings()) as wired:
         for key in wired.keys.list():
             table.add_row(
@@ -108,10 +117,11 @@ def keys_list() -> None:
                 key.user_id,
                 key.role,
                 key.email or "",
-                key.created_at.isoformat(),
+                key.created_at.strftime("%Y-%m-%d %H:%M"),
                 "yes" if key.revoked else "",
             )
-    Console().print(table)
+    # Piped, rich would assume 80 columns and cut the e-mail and time short.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 @keys_app.command("revoke")

@@ -49,9 +49,13 @@ def role_of(key: ApiKey) -> Role:
     return Role(key.role)
 
 
+def may(key: ApiKey, action: Action) -> bool:
+    return action in ALLOWED[role_of(key)]
+
+
 def require(key: ApiKey, action: Action) -> None:
     """Forbidden unless the key's role may take action at all."""
-    if action not in ALLOWED[role_of(key)]:
+    if not may(key, action):
         raise Forbidden(f"a {key.role} key may not {action}")
 
 

@@ -59,6 +59,16 @@ class RequestTimeout(InvalidInput):
     code = "request_timeout"
 
 
+class RateLimited(ImagelakeError):
+    """Too many requests; retry_after: whole seconds until the next one is allowed."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unauthorized(ImagelakeError):
     code = "unauthorized"
 
@@ -71,6 +81,13 @@ class BackendError(ImagelakeError):
     """A storage, queue or network backend failed; usually worth a retry."""
 
     code = "backend_error"
+
+
+class UnreadableData(BackendError):
+    """An engine could not read the data it was given (malformed, or out of its range):
+    reading the same data again fails the same way."""
+
+    code = "unreadable_data"
 
 
 class ConfigError(ImagelakeError):

@@ -6,11 +6,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from imagelake.domain.errors import InvalidEvent
+from imagelake.domain.errors import InvalidEvent, PayloadTooLarge
 
 
 class EventName(StrEnum):
@@ -164,6 +164,31 @@ def build_event(name: EventName, user_id: str, image_id: str, at: datetime, **ex
         **extra,
     }
     return json.dumps(payload, separators=(",", ":")).encode()
+
+
+MAX_EVENT_BYTES = 64 * 1024
+MAX_EVENT_SKEW = 86_400  # seconds
+
+
+@dataclass(frozen=True)
+class EventLimits:
+    """What the observer takes beyond the contract: one payload's size, how far ahead its time."""
+
+    max_bytes: int = MAX_EVENT_BYTES
+    max_skew: timedelta = timedelta(seconds=MAX_EVENT_SKEW)
+
+    def check_size(self, size: int) -> None:
+        """PayloadTooLarge when one payload of size bytes is over the limit."""
+        if size > self.max_bytes:
+            raise PayloadTooLarge(f"{size:,} bytes, over the {self.max_bytes:,}-byte limit")
+
+    def check_time(self, event: ImageEvent, now: datetime) -> None:
+        """InvalidEvent when the event's timestamp is further than max_skew ahead of now."""
+        if event.timestamp - now > self.max_skew:
+            seconds = f"{self.max_skew.total_seconds():,.0f}"
+            raise InvalidEvent(
+                f"'timestamp' {event.timestamp.isoformat()} is more than {seconds} s in the future"
+            )
 
 
 class RequestRecord(NamedTuple):

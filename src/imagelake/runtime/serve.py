@@ -82,7 +82,9 @@ def run_server(settings: Settings) -> None:
                 app,
                 host=settings.host,
                 port=settings.port,
-                http=guarded_protocol(HeadLimits(settings.max_header_bytes, settings.header_timeout)),
+                http=guarded_protocol(
+                    HeadLimits(settings.max_header_bytes, settings.header_timeout)
+                ),
                 log_level="warning",
                 timeout_graceful_shutdown=5,
             )

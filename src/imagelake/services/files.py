@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from imagelake.domain.errors import Forbidden, InvalidInput
 from imagelake.domain.signing import Signer
@@ -18,6 +19,10 @@ class SignedBlob:
 
     def read(self) -> bytes:
         return self.store.get(self.meta.key)
+
+    def local_path(self) -> Path | None:
+        """The blob's own file when the store keeps plain local files, so it can be streamed."""
+        return self.store.local_path(self.meta.key)
 
 
 class SignedFiles:

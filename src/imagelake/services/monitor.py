@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from imagelake import metrics
-from imagelake.domain.errors import ImagelakeError, InvalidEvent
-from imagelake.domain.events import EventName, RequestRecord
+from imagelake.domain.errors import ImagelakeError, InvalidEvent, PayloadTooLarge
+from imagelake.domain.events import EventLimits, EventName, RequestRecord
 from imagelake.lake.archive import EventArchiver, Received, receive
 from imagelake.ports import Message, Notification, Notifier, Queue, StatsCatalog
 from imagelake.services.retry import backoff_delay, retry_or_dead_letter
@@ -65,8 +66,10 @@ class EventConsumer:
         visibility_timeout: float,
         step_attempts: int = 3,
         step_delay: float = 0.05,
+        limits: EventLimits | None = None,
     ) -> None:
         self._events = events
+        self._limits = limits or EventLimits()
         self._archiver = archiver
         self._stats = stats
         self._notifier = notifier
@@ -101,15 +104,22 @@ class EventConsumer:
     def _run(self, messages: Sequence[Message], steps: list[Step], ack: bool) -> list[Message]:
         dead: list[tuple[Message, str]] = []
         valid: list[Received] = []
+        now = datetime.now(UTC)
         for message in messages:
             if message.receive_count > self._max_receives:
                 reason = f"poison: delivered {message.receive_count} times without completing"
                 dead.append((message, reason))
                 continue
             try:
-                valid.append(receive(message))
+                self._limits.check_size(len(message.body))  # before decoding it
+                item = receive(message)
+                self._limits.check_time(item.event, now)
+            except PayloadTooLarge as exc:
+                dead.append((message, f"payload too large: {exc}"))
             except InvalidEvent as exc:
                 dead.append((message, f"invalid event: {exc}"))
+            else:
+                valid.append(item)
         for message, reason in dead:
             self._events.dead_letter(message, reason)
         # Half the visibility timeout: isolating a failure must end before redelivery starts.

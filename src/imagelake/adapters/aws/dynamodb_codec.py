@@ -1,28 +1,26 @@
-"""The catalog's DynamoDB tables: their definitions, provisioning and item formats."""
+"""The catalog's DynamoDB tables: their definitions and item formats."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeAlias
 
-from botocore.exceptions import ClientError
-
-from imagelake.adapters.aws.clients import aws_errors, error_code
 from imagelake.domain.errors import InvalidInput
-from imagelake.domain.images import ApiKey, Image, ImageStatus
+from imagelake.domain.images import ApiKey, DashboardSession, Image, ImageStatus
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import (
         AttributeDefinitionTypeDef,
         AttributeValueTypeDef,
         CreateTableInputTypeDef,
         GlobalSecondaryIndexTypeDef,
         KeySchemaElementTypeDef,
+        ProjectionTypeDef,
     )
 
 # DynamoDB's typed attribute values: {"name": {"S": "..."}}
@@ -31,10 +29,12 @@ Item: TypeAlias = "dict[str, AttributeValueTypeDef]"
 ALL = "all"  # the one partition of the by_created index: newest-first over every image
 BY_CREATED = "by_created"
 BY_STATUS = "by_status"
-SHA256_LOCK = "sha256#"  # images-table items that own a sha256: one image per content
+BY_OWNER = "by_owner"  # newest-first over one owner's images
+BY_KEY = "by_key"  # the sessions opened with one API key
+SHA256_LOCK = "sha256#"  # images-table items that own a sha256: see lock_pk()
 KEY_BY_HASH = "hash#"
 KEY_BY_ID = "id#"
-TTL_ATTRIBUTE = "expires_at"
+TTL_ATTRIBUTE = "expires_at"  # epoch seconds: DynamoDB deletes the item some time after
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class Tables:
     stats: str
     seen: str
     users: str
+    sessions: str
 
     @classmethod
     def for_prefix(cls, prefix: str) -> Tables:
@@ -53,7 +54,13 @@ class Tables:
             f"{prefix}-stats",
             f"{prefix}-seen",
             f"{prefix}-stats-users",
+            f"{prefix}-sessions",
         )
+
+    @property
+    def expiring(self) -> tuple[str, ...]:
+        """The tables whose items expire on TTL_ATTRIBUTE."""
+        return self.seen, self.sessions
 
 
 def _strings(*names: str) -> list[AttributeDefinitionTypeDef]:
@@ -67,12 +74,11 @@ def _key(hash_key: str, range_key: str | None = None) -> list[KeySchemaElementTy
     return schema
 
 
-def _index(name: str, hash_key: str, range_key: str) -> GlobalSecondaryIndexTypeDef:
-    return {
-        "IndexName": name,
-        "KeySchema": _key(hash_key, range_key),
-        "Projection": {"ProjectionType": "ALL"},
-    }
+def _index(
+    name: str, hash_key: str, range_key: str | None = None, keys_only: bool = False
+) -> GlobalSecondaryIndexTypeDef:
+    projection: ProjectionTypeDef = {"ProjectionType": "KEYS_ONLY" if keys_only else "ALL"}
+    return {"IndexName": name, "KeySchema": _key(hash_key, range_key), "Projection": projection}
 
 
 def table_specs(tables: Tables) -> list[CreateTableInputTypeDef]:
@@ -81,10 +87,11 @@ def table_specs(tables: Tables) -> list[CreateTableInputTypeDef]:
         {
             "TableName": tables.images,
             "KeySchema": _key("pk"),
-            "AttributeDefinitions": _strings("pk", "gsi", "created_key", "status"),
+            "AttributeDefinitions": _strings("pk", "gsi", "created_key", "status", "owner"),
             "GlobalSecondaryIndexes": [
                 _index(BY_CREATED, "gsi", "created_key"),
                 _index(BY_STATUS, "status", "created_key"),
+                _index(BY_OWNER, "owner", "created_key"),  # added by provision() if missing
             ],
         },
         {"TableName": tables.keys, "KeySchema": _key("pk"), "AttributeDefinitions": _strings("pk")},
@@ -99,34 +106,13 @@ def table_specs(tables: Tables) -> list[CreateTableInputTypeDef]:
             "KeySchema": _key("image_id", "user_id"),
             "AttributeDefinitions": _strings("image_id", "user_id"),
         },
+        {
+            "TableName": tables.sessions,
+            "KeySchema": _key("pk"),
+            "AttributeDefinitions": _strings("pk", "key_hash"),
+            "GlobalSecondaryIndexes": [_index(BY_KEY, "key_hash", keys_only=True)],
+        },
     ]
-
-
-def provision(client: DynamoDBClient, tables: Tables) -> list[str]:
-    """Create the missing tables and the TTL on the idempotency table; say what was done."""
-    done = []
-    for spec in table_specs(tables):
-        name = spec["TableName"]
-        with aws_errors(f"create dynamodb table {name}"):
-            try:
-                request: CreateTableInputTypeDef = {**spec, "BillingMode": "PAY_PER_REQUEST"}
-                client.create_table(**request)
-                done.append(f"dynamodb table {name}: created")
-            except ClientError as exc:
-                if error_code(exc) != "ResourceInUseException":
-                    raise
-                done.append(f"dynamodb table {name}: exists")
-            waiter = client.get_waiter("table_exists")
-            waiter.wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-    with aws_errors(f"enable the TTL on {tables.seen}"):
-        ttl = client.describe_time_to_live(TableName=tables.seen)["TimeToLiveDescription"]
-        if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-            client.update_time_to_live(
-                TableName=tables.seen,
-                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-            )
-            done.append(f"dynamodb table {tables.seen}: TTL on {TTL_ATTRIBUTE} enabled")
-    return done
 
 
 def utc(at: datetime) -> datetime:
@@ -150,6 +136,15 @@ def n(value: int) -> AttributeValueTypeDef:
     return {"N": str(value)}
 
 
+def lock_pk(owner: str, sha256: str) -> str:
+    """The item that gives one owner's content to one image (its `owner_id`).
+
+    Releases from before owners wrote `sha256#<hash>`, one content for everyone: see
+    DynamoDBCatalog for how those are still read.
+    """
+    return f"{SHA256_LOCK}{sha256}#{owner}"
+
+
 def image_item(image: Image) -> Item:
     item: Item = {
         "pk": s(image.image_id),
@@ -160,12 +155,13 @@ def image_item(image: Image) -> Item:
         "height": n(image.height),
         "bytes": n(image.bytes),
         "created_at": s(utc(image.created_at).isoformat()),
-        "owner": s(image.owner),
         "status": s(str(image.status)),
         "thumbnails": {"M": {str(size): s(key) for size, key in image.thumbnails.items()}},
         "gsi": s(ALL),
         "created_key": s(f"{sortable(image.created_at)}#{image.image_id}"),
     }
+    if image.owner:  # an index key may not be empty: an image of nobody is in no by_owner
+        item["owner"] = s(image.owner)
     if image.failure_reason is not None:
         item["failure_reason"] = s(image.failure_reason)
     return item
@@ -180,7 +176,7 @@ def to_image(item: Item) -> Image:
         height=int(item["height"]["N"]),
         bytes=int(item["bytes"]["N"]),
         created_at=datetime.fromisoformat(item["created_at"]["S"]),
-        owner=item["owner"]["S"],
+        owner=item["owner"]["S"] if "owner" in item else "",
         status=ImageStatus(item["status"]["S"]),
         failure_reason=item["failure_reason"]["S"] if "failure_reason" in item else None,
         thumbnails={int(size): key["S"] for size, key in item["thumbnails"]["M"].items()},
@@ -195,6 +191,7 @@ def key_item(key: ApiKey) -> Item:
         "user_id": s(key.user_id),
         "created_at": s(utc(key.created_at).isoformat()),
         "revoked": {"BOOL": key.revoked},
+        "role": s(key.role),
     }
     if key.email is not None:
         item["email"] = s(key.email)
@@ -209,28 +206,61 @@ def to_key(item: Item) -> ApiKey:
         created_at=datetime.fromisoformat(item["created_at"]["S"]),
         email=item["email"]["S"] if "email" in item else None,
         revoked=item["revoked"]["BOOL"],
+        role=item["role"]["S"] if "role" in item else _role_before_roles(item["user_id"]["S"]),
     )
 
 
-_CURSOR_FIELDS = ("pk", "gsi", "created_key")
+def _role_before_roles(user_id: str) -> str:
+    """A key made before roles: the first-start key (user `admin`) stays an admin (as in
+    the SQLite catalog's migration)."""
+    return "admin" if user_id == "admin" else "user"
 
 
-def encode_cursor(item: Item) -> str:
-    """The next page starts after item: its by_created key, opaque to the caller."""
-    fields = {name: item[name]["S"] for name in _CURSOR_FIELDS}
+def session_item(session: DashboardSession) -> Item:
+    ends = utc(session.expires_at)
+    return {
+        "pk": s(session.session_hash),
+        "key_hash": s(session.key_hash),
+        "created_at": s(utc(session.created_at).isoformat()),
+        "ends_at": s(ends.isoformat()),
+        TTL_ATTRIBUTE: n(math.ceil(ends.timestamp())),  # whole seconds, for the sweeper only
+    }
+
+
+def to_session(item: Item) -> DashboardSession:
+    return DashboardSession(
+        session_hash=item["pk"]["S"],
+        key_hash=item["key_hash"]["S"],
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        expires_at=datetime.fromisoformat(item["ends_at"]["S"]),
+    )
+
+
+def listing(owner: str | None) -> tuple[str, str, str]:
+    """(index, its partition attribute, the partition) that lists owner's images (None:
+    everyone's) newest first. Images of the empty owner are in no by_owner partition."""
+    return (BY_OWNER, "owner", owner) if owner else (BY_CREATED, "gsi", ALL)
+
+
+def encode_cursor(item: Item, owner: str | None = None) -> str:
+    """The next page starts after item: its key in listing(owner)'s index, opaque."""
+    _, partition, _ = listing(owner)
+    fields = {name: item[name]["S"] for name in ("pk", partition, "created_key")}
     return base64.urlsafe_b64encode(json.dumps(fields).encode()).decode()
 
 
-def decode_cursor(cursor: str) -> Item:
+def decode_cursor(cursor: str, owner: str | None = None) -> Item:
+    """The ExclusiveStartKey of a cursor for listing(owner); InvalidInput for any other."""
+    _, partition, value = listing(owner)
     try:
         fields = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, UnicodeError, ValueError):
         raise InvalidInput("invalid cursor") from None
     valid = (
         isinstance(fields, dict)
-        and sorted(fields) == sorted(_CURSOR_FIELDS)
+        and sorted(fields) == sorted(("pk", partition, "created_key"))
         and all(isinstance(v, str) and v for v in fields.values())
-        and fields["gsi"] == ALL
+        and fields[partition] == value
     )
     if not valid:
         raise InvalidInput("invalid cursor")

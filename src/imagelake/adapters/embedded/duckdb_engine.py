@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import duckdb
 
-from imagelake.domain.errors import BackendError
+from imagelake.domain.errors import BackendError, UnreadableData
 
 FINGERPRINT_PROBE = "SELECT CAST(hash('imagelake fingerprint probe') >> 1 AS BIGINT)"
 
@@ -66,4 +66,11 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except duckdb.Error as exc:
-        raise BackendError(f"{what}: {exc}" if what else str(exc)) from exc
+        # Bad input (malformed JSON, a value out of a type's range) is not worth a retry.
+        data = (
+            duckdb.InvalidInputException,
+            duckdb.ConversionException,
+            duckdb.OutOfRangeException,
+        )
+        error = UnreadableData if isinstance(exc, data) else BackendError
+        raise error(f"{what}: {exc}" if what else str(exc)) from exc

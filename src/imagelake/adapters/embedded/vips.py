@@ -26,6 +26,7 @@ _LOADER_TYPES = {
 # holding HEVC would pass the header read and fail at decode. Refuse it up front.
 HEIF_CODECS = frozenset({"av1"})
 _WHITE = [255.0, 255.0, 255.0]
+_HEADER_FIELDS = ("heif-compression", "orientation", "page-height", "icc-profile-data")
 # How strict each loader is. libjpeg reports damaged coded data only as a warning (and
 # paints the rest grey), libnsgif a frame whose data stops early; the other loaders fail
 # on damage at "error", where libtiff's warnings about unknown tags do not count.
@@ -76,16 +77,11 @@ class VipsEngine:
                 loader = str(header.get("vips-loader")).split("_")[0]
                 fields = {
                     name: header.get(name) if header.get_typeof(name) else None
-                    for name in (
-                        "heif-compression",
-                        "orientation",
-                        "page-height",
-                        "icc-profile-data",
-                    )
+                    for name in _HEADER_FIELDS
                 }
             except pyvips.Error as exc:
                 raise translate(exc, f"cannot read the {content_type} header", warnings()) from exc
-        codec, profile = str(fields["heif-compression"] or ""), fields["icc-profile-data"]
+        codec, profile = str(fields["heif-compression"] or ""), fields["icc-profile-data"] or b""
         width, height = int(header.width), int(fields["page-height"] or header.height)
         if content_type not in _LOADER_TYPES.get(loader, set()):
             raise UnsupportedMediaType(f"{content_type} data was read as {loader}: not supported")
