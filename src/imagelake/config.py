@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     auth: Literal["on", "off"] = Field(
         "on", description="`off` disables API keys (local hacking only)."
     )
+    allow_insecure: bool = Field(
+        False,
+        description="Let `serve` run with `IMAGELAKE_AUTH=off` on a non-loopback "
+        "`IMAGELAKE_HOST` (refused otherwise).",
+    )
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=0,

@@ -111,12 +111,13 @@ def test_a_huge_request_header_gets_431_and_other_clients_are_served_meanwhile(
 
 
 @pytest.mark.parametrize(("kib", "status"), [(60, 200), (100, 431)])
-def test_a_head_sent_in_one_piece_is_measured_whole(guarded: Service, kib: int, status: int) -> None:
+def test_a_head_sent_in_one_piece_is_measured_whole(
+    guarded: Service, kib: int, status: int
+) -> None:
     with connect(guarded) as sock:
         filler = "a" * (kib * 1024)
-        sock.sendall(
-            f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {filler}\r\nConnection: close\r\n\r\n".encode()
-        )
+        head = f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {filler}\r\nConnection: close\r\n"
+        sock.sendall(head.encode() + b"\r\n")
         reply = read_reply(sock)
 
     assert reply.startswith(f"HTTP/1.1 {status} ".encode())

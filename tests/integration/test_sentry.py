@@ -93,13 +93,11 @@ def test_a_client_that_leaves_mid_upload_is_one_info_line_and_no_report(
         service = Service(tmp_path / "data", extra_env={"SENTRY_DSN": dsn}, workers=0).start()
         try:
             with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
-                sock.sendall(
+                head = (
                     f"POST /images HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
                     f"Authorization: Bearer {service.key}\r\nContent-Length: 1000000\r\n\r\n"
-                    .encode()
-                    + start
-                    + bytes(100_000)
                 )
+                sock.sendall(head.encode() + start + bytes(100_000))
             wait_until(lambda: "disconnected" in service.log(), what="the disconnect logged")
             # Events leave in order: once the failure's arrives, any about the upload would have.
             events = fail_a_backend(service, receiver)

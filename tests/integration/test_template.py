@@ -139,8 +139,12 @@ def test_tables_are_the_catalogs_own() -> None:
         assert properties["PointInTimeRecoverySpecification"] == {
             "PointInTimeRecoveryEnabled": True
         }
-    seen = by_name["${ResourcePrefix}-seen"]
-    assert seen["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+    for expiring in Tables.for_prefix("demo").expiring:
+        properties = by_name[expiring.replace("demo", "${ResourcePrefix}", 1)]
+        assert properties["TimeToLiveSpecification"] == {
+            "AttributeName": TTL_ATTRIBUTE,
+            "Enabled": True,
+        }
 
 
 @dataclass(frozen=True)

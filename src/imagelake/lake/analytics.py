@@ -1,7 +1,8 @@
 """Questions to the event lake: requests per day, top images, top users, a summary.
 
 Numbers are complete the moment an event is archived: every query reads the compacted
-parts plus the raw batches no part covers yet (see lake/plan.py). Images and users are
+parts plus the raw batches no part covers yet (see lake/plan.py); a batch DuckDB cannot read
+is quarantined (lake/quarantine.py) and the question asked again. Images and users are
 grouped by 63-bit fingerprints of their ids (cheaper than grouping strings); two ids
 sharing one is about as likely as a 1-in-10^8 event at a million distinct ids.
 """
@@ -17,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from imagelake.domain.errors import BackendError, InvalidInput
+from imagelake.domain.errors import BackendError, InvalidInput, UnreadableData
 from imagelake.domain.events import EventName
 from imagelake.lake.files import (
     PartFiles,
@@ -25,6 +26,7 @@ from imagelake.lake.files import (
 )
 from imagelake.lake.layout import LakeSnapshot, Manifest, snapshot
 from imagelake.lake.plan import Piece, Plan, open_plan, union
+from imagelake.lake.quarantine import UNANSWERABLE, Quarantine
 from imagelake.lake.reports import (
     MAX_TOP,
     DayRow,
@@ -70,6 +72,7 @@ class Analytics:
         self._parts = PartFiles(archive, cache_dir)
         self._threads = threads
         self._manifests: dict[str, Manifest] = {}
+        self._quarantine = Quarantine(archive)
 
     @functools.cached_property
     def _fingerprint(self) -> int:
@@ -84,14 +87,18 @@ class Analytics:
         return list(self.top_users(filters, top))
 
     def by_day(self, filters: Filters) -> list[DayRow]:
-        return self._retrying(lambda: self._by_day(filters))
+        return self._retrying(lambda: self._by_day(filters), filters)
 
     def top_images(self, filters: Filters, top: int = 10) -> list[ImageRow]:
-        rows = self._retrying(lambda: self._top("image_key", "user_key", "image_id", filters, top))
+        rows = self._retrying(
+            lambda: self._top("image_key", "user_key", "image_id", filters, top), filters
+        )
         return [ImageRow(*row) for row in rows]
 
     def top_users(self, filters: Filters, top: int = 10) -> list[UserRow]:
-        rows = self._retrying(lambda: self._top("user_key", "image_key", "user_id", filters, top))
+        rows = self._retrying(
+            lambda: self._top("user_key", "image_key", "user_id", filters, top), filters
+        )
         return [UserRow(*row) for row in rows]
 
     def summary(self, filters: Filters) -> Summary:
@@ -100,7 +107,7 @@ class Analytics:
                 ((count, images, users, first, last),) = session.run(SUMMARY)
             return Summary(count, images, users, _maybe_utc(first), _maybe_utc(last))
 
-        return self._retrying(run)
+        return self._retrying(run, filters)
 
     def _by_day(self, filters: Filters) -> list[DayRow]:
         snap = self._snapshot(filters)
@@ -113,7 +120,7 @@ class Analytics:
         if snap.manifests or snap.fresh:
             with self._session(snap, filters) as session:
                 for day, *counts in session.run(BY_DAY):
-                    rows[day] = DayRow(day, *counts)
+                    rows[_answerable(day, date)] = DayRow(day, *counts)
         return [rows[day] for day in sorted(rows)]
 
     def _top(
@@ -130,7 +137,7 @@ class Analytics:
             detail_sql = DETAIL.format(key=key, other=other)
             detail = {k: (n, last) for k, n, last in session.run(detail_sql, {"keys": keys})}
             ids = _resolve(session, key, id_column, keys)
-        return [(ids[k], n, detail[k][0], _utc(detail[k][1])) for k, n in ranked]
+        return [(_answerable(ids[k], str), n, detail[k][0], _utc(detail[k][1])) for k, n in ranked]
 
     def _snapshot(self, filters: Filters) -> LakeSnapshot:
         name, since, until = EventName.IMAGE_REQUESTED, filters.since, filters.until
@@ -149,20 +156,40 @@ class Analytics:
             finally:
                 con.close()
 
-    def _retrying(self, run: Callable[[], T]) -> T:
+    def _retrying(self, run: Callable[[], T], filters: Filters) -> T:
         try:
             return run()
+        except UnreadableData as exc:
+            log.warning("lake query failed on its data, looking for a bad batch: %s", exc)
+            self._quarantine_unreadable(filters)
         except BackendError as exc:
             # A compaction may have replaced a part between the snapshot and the read.
             log.info("lake query retried after: %s", exc)
-            return run()
+        return run()
+
+    def _quarantine_unreadable(self, filters: Filters) -> None:
+        """Read each uncovered raw batch alone, and set aside those DuckDB cannot read."""
+        keys = self._snapshot(filters).fresh_keys()
+        if keys:
+            con = self._engine.connect(1)
+            try:
+                self._quarantine.isolate(con, keys)
+            finally:
+                con.close()
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC)
+def _answerable(value: object, kind: type[T]) -> T:
+    """value, if it is a kind: DuckDB hands out NULL, or text for a time Python cannot hold."""
+    if not isinstance(value, kind):
+        raise UnreadableData(f"lake query: {UNANSWERABLE}")
+    return value
 
 
-def _maybe_utc(value: datetime | None) -> datetime | None:
+def _utc(value: object) -> datetime:
+    return _answerable(value, datetime).replace(tzinfo=UTC)
+
+
+def _maybe_utc(value: object) -> datetime | None:
     return None if value is None else _utc(value)
 
 
@@ -190,7 +217,7 @@ class Session:
         try:
             return self.con.execute(statement, bound)
         except BackendError as exc:
-            raise BackendError(f"lake query: {exc}") from exc
+            raise type(exc)(f"lake query: {exc}") from exc
 
 
 def _resolve(session: Session, key: str, id_column: str, keys: list[int]) -> dict[int, str]:

@@ -2,7 +2,8 @@
 
 The raw archive stays the source of truth. A partition's manifest names the raw batches its
 part covers; a batch that arrives later (a late event, a redelivery) is merged into a new
-part on the next run, and a run that finds nothing new writes nothing.
+part on the next run, and a run that finds nothing new writes nothing. A batch DuckDB cannot
+read is quarantined (lake/quarantine.py) and its partition compacted without it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from imagelake.domain.errors import BackendError, ImagelakeError
+from imagelake.domain.errors import BackendError, ImagelakeError, UnreadableData
 from imagelake.domain.events import EventName
 from imagelake.lake.archive import RAW_PREFIX
 from imagelake.lake.files import (
@@ -42,6 +43,7 @@ from imagelake.lake.layout import (
     part_name,
     read_manifest,
 )
+from imagelake.lake.quarantine import PART_CHECK, UNANSWERABLE, Quarantine
 from imagelake.ports import BlobStore, LakeConnection, LakeEngine
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class CompactionReport:
     compacted: list[CompactedPartition] = field(default_factory=list)
     up_to_date: int = 0  # partitions whose part already covered every closed batch
     open_objects: int = 0  # batches of hours not yet closed, left for a later run
+    quarantined: list[str] = field(default_factory=list)  # raw batches DuckDB could not read
     seconds: float = 0.0
 
     @property
@@ -104,6 +107,7 @@ class LakeCompactor:
         self._parallel = threads or os.cpu_count() or 1
         self._clock = clock
         self._engine = engine
+        self._quarantine = Quarantine(archive, clock)
 
     @functools.cached_property
     def _fingerprint(self) -> int:
@@ -129,7 +133,8 @@ class LakeCompactor:
         try:
             with ThreadPoolExecutor(2 * self._parallel) as pool:
                 compacted = pool.map(lambda item: self._compact_partition(duckdbs, *item), work)
-                for result in compacted:
+                for result, quarantined in compacted:
+                    report.quarantined += quarantined
                     if result is None:
                         report.up_to_date += 1
                     else:
@@ -141,6 +146,18 @@ class LakeCompactor:
         return report
 
     def _compact_partition(
+        self, duckdbs: _Connections, partition: Partition, raw_keys: list[str]
+    ) -> tuple[CompactedPartition | None, list[str]]:
+        """_merge(), without the batches DuckDB cannot read: (its result, those batches)."""
+        quarantined: list[str] = []
+        while True:  # each turn sets a batch aside, or ends
+            try:
+                return self._merge(duckdbs, partition, raw_keys), quarantined
+            except _SetAside as found:
+                quarantined += found.keys
+                raw_keys = [key for key in raw_keys if key not in found.keys]
+
+    def _merge(
         self, duckdbs: _Connections, partition: Partition, raw_keys: list[str]
     ) -> CompactedPartition | None:
         """Merge raw_keys into the partition's part; None when they are all covered already."""
@@ -158,7 +175,13 @@ class LakeCompactor:
             old = PartFiles(self._archive, Path(tmp) / "parts").paths(replaced)
             what = f"{partition.event_name} dt={partition.dt}"
             with duckdbs.hold() as con:
-                read, *stats = _write_part(con, what, raw, old, target)
+                try:
+                    read, *stats = _write_part(con, what, raw, old, target)
+                except UnreadableData:
+                    bad = self._quarantine.isolate(con, new)  # only now: one read per batch
+                    if not bad:
+                        raise
+                    raise _SetAside(bad) from None
             part_key = partition.parquet_prefix + name
             self._archive.put_file(part_key, target, "application/vnd.apache.parquet")
         events, users, images = stats
@@ -208,6 +231,12 @@ class LakeCompactor:
                 log.warning("could not remove stale lake part %s: %s", key, exc)
 
 
+class _SetAside(Exception):
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(keys)
+        self.keys = keys
+
+
 class _Connections:
     """`size` DuckDB connections, each opened when first needed (tens of ms) and reused.
 
@@ -246,7 +275,8 @@ def _write_part(
     if old:
         sources += f" UNION ALL SELECT {COLUMNS} FROM read_parquet($old)"
         params["old"] = old
-    part = f"read_parquet('{target}')"
+    quoted = f"'{target}'"
+    part = f"read_parquet({quoted})"
     try:
         # Read once into a table the dedupe reads twice; its row count is the lines read
         # (a MATERIALIZED CTE would leave no such count).
@@ -259,10 +289,13 @@ def _write_part(
         # One DISTINCT per column: cheaper than two count(DISTINCT) in one scan.
         distinct = con.execute(
             f"SELECT (SELECT count(*) FROM (SELECT DISTINCT user_key FROM {part})), "
-            f"(SELECT count(*) FROM (SELECT DISTINCT image_key FROM {part}))"
+            f"(SELECT count(*) FROM (SELECT DISTINCT image_key FROM {part})), "
+            f"({PART_CHECK.format(part=quoted)})"
         )
     except BackendError as exc:
-        raise BackendError(f"compact {what}: {exc}") from exc
+        raise type(exc)(f"compact {what}: {exc}") from exc
     finally:
         con.execute("DROP TABLE IF EXISTS incoming")
+    if distinct[0][2]:  # from the footer's statistics: no row is read again
+        raise UnreadableData(f"compact {what}: {UNANSWERABLE}")
     return int(read[0][0]), int(events[0][0]), int(distinct[0][0]), int(distinct[0][1])

@@ -63,8 +63,9 @@ class RawObject:
     def closed_by(self, moment: datetime) -> bool:
         """True once the hour this batch belongs to has ended at moment (time zone aware)."""
         day = self.partition.dt
-        end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=self.hour + 1)
-        return end <= moment
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        # Not start + hours <= moment: the end of 9999-12-31 is past the last datetime.
+        return moment - start >= timedelta(hours=self.hour + 1)
 
 
 def parse_raw_key(key: str) -> RawObject | None:

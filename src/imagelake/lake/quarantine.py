@@ -24,16 +24,28 @@ from imagelake.ports import BlobStore, LakeConnection
 
 QUARANTINE_PREFIX = "events/quarantine"
 REASON_SUFFIX = ".reason.json"
-# Python's datetime, which every answer passes through, ends with year 9999; DuckDB goes on.
+# What every answer needs of a line, though DuckDB reads it without them: these fields, and
+# a timestamp Python's datetime can hold (it ends with year 9999; DuckDB's goes on).
+NEEDED = ("key", "user_id", "image_id", '"timestamp"')
 FIRST, END = "TIMESTAMP '0001-01-01'", "TIMESTAMP '10000-01-01'"
-OUT_OF_RANGE = f'min("timestamp") < {FIRST} OR max("timestamp") >= {END}'
-# Every column compaction and queries read, converted, so whatever fails them fails here.
+LACKS = "a line lacks one of key, user_id, image_id, timestamp"
+OUTSIDE = "is outside years 1 to 9999"
+# Every column the lake reads, converted and checked: whatever fails a read fails this one.
 PROBE = (
-    "SELECT count(key), count(received_at), count(user_id), count(image_id), "
-    f'count(CASE WHEN "timestamp" >= {FIRST} AND "timestamp" < {END} THEN 1 '
-    "ELSE error('timestamp ' || \"timestamp\" || ' is outside years 1 to 9999') END) "
+    f"SELECT count(received_at), count(CASE WHEN {' OR '.join(f'{c} IS NULL' for c in NEEDED)} "
+    f"THEN error('{LACKS}') "
+    f'WHEN "timestamp" < {FIRST} OR "timestamp" >= {END} '
+    f"THEN error('timestamp ' || \"timestamp\" || ' {OUTSIDE}') ELSE 1 END) "
     f"FROM ({raw_sql('$batch')})"
 )
+# The same check on a Parquet part just written, from its footer's statistics alone.
+PART_CHECK = (
+    "SELECT count(*) FROM parquet_metadata({part}) WHERE (stats_null_count > 0 AND "
+    f"path_in_schema IN ('key', 'user_id', 'image_id', 'timestamp')) "
+    f"OR (path_in_schema = 'timestamp' AND (TRY_CAST(stats_min_value AS TIMESTAMP) < {FIRST} "
+    f"OR TRY_CAST(stats_max_value AS TIMESTAMP) >= {END}))"
+)
+UNANSWERABLE = f"{LACKS}, or a timestamp {OUTSIDE}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ class Quarantine:
             reason = str(exc).splitlines()[0]  # the rest is advice on read_json's options
             for file in files:  # the batch's key, not a temporary file's name
                 reason = reason.replace(file, key)
-            return reason
+            return reason if key in reason else f"{key}: {reason}"
         finally:
             scratch.unlink(missing_ok=True)
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -13,9 +15,12 @@ from rich.console import Console
 from imagelake.bootstrap import Container, Services, build, services
 from imagelake.config import Settings
 from imagelake.domain.access import Role
+from imagelake.domain.errors import ConfigError
 from imagelake.runtime.gc_tuning import tune_for_throughput
 from imagelake.runtime.observability import init_sentry, setup_logging
 from imagelake.runtime.workers import Periodic, WorkerPool
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -57,13 +62,39 @@ def _banner(settings: Settings, token: str | None) -> None:
     out.print("Then fetch it: curl " + auth + f"{base}/images/IMAGE_ID\n", soft_wrap=True)
 
 
+def auth_off_warning(settings: Settings) -> str | None:
+    """What to warn of at start when API keys are off; ConfigError if that would open the
+    API beyond this machine without IMAGELAKE_ALLOW_INSECURE."""
+    if settings.auth == "on":
+        return None
+    where = f"on {settings.host}"
+    if not _is_loopback(settings.host):
+        if not settings.allow_insecure:
+            raise ConfigError(
+                f"IMAGELAKE_AUTH=off {where} would let anyone who can reach it do anything; "
+                "listen on 127.0.0.1, or set IMAGELAKE_ALLOW_INSECURE=1 if you mean it"
+            )
+        where += ", reachable from other machines"
+    return f"IMAGELAKE_AUTH=off {where}: no API key is asked for, every caller is an admin"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
 def run_server(settings: Settings) -> None:
     import uvicorn
 
     from imagelake.api.app import create_app
     from imagelake.runtime.http_protocol import HeadLimits, guarded_protocol
 
+    warning = auth_off_warning(settings)
     setup_logging()
+    if warning:
+        log.warning(warning)
     init_sentry(settings, "api")
     pool = WorkerPool(settings, settings.workers)
     with open_services(settings, on_send=pool.wake) as wired:
