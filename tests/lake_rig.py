@@ -90,7 +90,9 @@ def archived_line(user: str, image: str, at: datetime, **fields: Any) -> bytes:
     return json.dumps({**line, **fields}).encode() + b"\n"
 
 
-def put_raw_batch(store: BlobStore, at: datetime, data: bytes, name: str = "written-by-hand") -> str:
+def put_raw_batch(
+    store: BlobStore, at: datetime, data: bytes, name: str = "written-by-hand"
+) -> str:
     """A raw batch written straight into the archive, in the partition of at; its key."""
     key = f"{RAW_PREFIX}/{partition_of('IMAGE_REQUESTED', at.isoformat())}/{name}.jsonl"
     store.put(key, data, "application/x-ndjson")

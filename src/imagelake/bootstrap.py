@@ -15,6 +15,7 @@ from imagelake.domain.signing import Signer
 from imagelake.lake.analytics import Analytics
 from imagelake.lake.archive import EventArchiver
 from imagelake.lake.compaction import LakeCompactor
+from imagelake.lake.quarantine import Quarantine
 from imagelake.ports import (
     BackendSpec,
     BlobStore,
@@ -132,6 +133,7 @@ def build(settings: Settings, on_send: Callable[[], None] | None = None) -> Cont
 class Lake:
     compactor: LakeCompactor
     analytics: Analytics
+    quarantine: Quarantine
 
 
 @dataclass
@@ -229,6 +231,7 @@ def lake(c: Container, threads: int | None = None) -> Lake:
     return Lake(
         LakeCompactor(c.archive, c.lake_engine, threads),
         Analytics(c.archive, c.lake_engine, cache, threads),
+        Quarantine(c.archive),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 
@@ -16,6 +17,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+from imagelake.domain.errors import ImagelakeError
+
+log = logging.getLogger(__name__)
 
 UPLOADS = Counter("imagelake_uploads_total", "Uploads accepted as new images")
 DUPLICATES = Counter("imagelake_duplicate_uploads_total", "Uploads of bytes already stored")
@@ -34,19 +39,39 @@ PROCESSING_SECONDS = Histogram(
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-class QueueDepthCollector(Collector):
-    def __init__(self, depths: Callable[[], dict[str, int]]) -> None:
+class ScrapedGauges(Collector):
+    """What is read at each scrape, from the backends every process shares."""
+
+    def __init__(
+        self, depths: Callable[[], dict[str, int]], quarantined: Callable[[], int] | None
+    ) -> None:
         self._depths = depths
+        self._quarantined = quarantined
 
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily("imagelake_queue_depth", "Messages waiting", labels=["queue"])
         for name, depth in self._depths().items():
             gauge.add_metric([name], depth)
         yield gauge
+        if self._quarantined is None:
+            return
+        try:
+            count = self._quarantined()
+        except ImagelakeError as exc:  # a lake that cannot be listed must not fail the scrape
+            log.warning("could not count quarantined lake batches: %s", exc)
+            return
+        yield GaugeMetricFamily(
+            "imagelake_lake_quarantined_batches",
+            "Raw event batches set aside as unreadable (imagelake lake quarantine)",
+            value=count,
+        )
 
 
-def render(depths: Callable[[], dict[str, int]]) -> bytes:
-    """The exposition text: this process's metrics (or all processes'), plus queue depths."""
+def render(
+    depths: Callable[[], dict[str, int]], quarantined: Callable[[], int] | None = None
+) -> bytes:
+    """The exposition text: this process's metrics (or all processes'), plus queue depths
+    and the lake's quarantined batches."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -54,5 +79,5 @@ def render(depths: Callable[[], dict[str, int]]) -> bytes:
     else:
         text = generate_latest(REGISTRY)
     depth_registry = CollectorRegistry()
-    depth_registry.register(QueueDepthCollector(depths))
+    depth_registry.register(ScrapedGauges(depths, quarantined))
     return text + generate_latest(depth_registry)

@@ -41,16 +41,17 @@ def good(user: str = "user-x") -> bytes:
 
 BAD_BATCHES: dict[str, Callable[[], bytes]] = {
     "corrupt line": lambda: good() + b'{"key": "sha256:00", "received_at": "20\n',
-    "not UTF-8": lambda: good() + archived_line("user-\udcff", "i", BAD_AT).replace(
-        b"\\udcff", b"\xff\xfe"
+    "not UTF-8": lambda: (
+        good() + archived_line("user-\udcff", "i", BAD_AT).replace(b"\\udcff", b"\xff\xfe")
     ),
     "a 40 MB line": lambda: good() + archived_line("u", "i", BAD_AT, raw="x" * (40 * MiB)),
     "a timestamp DuckDB cannot hold": lambda: archived_line(
         "u", "i", BAD_AT, timestamp="300000-01-01T00:00:00+00:00"
     ),
     "a timestamp that is no time": lambda: archived_line("u", "i", BAD_AT, timestamp="soon"),
-    "a timestamp Python cannot hold": lambda: good()
-    + archived_line("u", "i", BAD_AT, timestamp="10000-01-01T00:00:00+00:00"),
+    "a timestamp Python cannot hold": lambda: (
+        good() + archived_line("u", "i", BAD_AT, timestamp="10000-01-01T00:00:00+00:00")
+    ),
     "a line without a user": lambda: good() + archived_line("u", "i", BAD_AT, user_id=None),
     "not an object": lambda: good() + b"[1, 2]\n",
 }
@@ -77,7 +78,9 @@ def filled(store: BlobStore, bad: bytes) -> str:
 def answers(analytics: Analytics) -> dict[str, Any]:
     f = Filters()
     return {
-        "day": {str(r.day): (r.requests, r.unique_users, r.unique_images) for r in analytics.by_day(f)},
+        "day": {
+            str(r.day): (r.requests, r.unique_users, r.unique_images) for r in analytics.by_day(f)
+        },
         "image": {r.image_id: (r.requests, r.unique_users) for r in analytics.top_images(f, 1000)},
         "user": {r.user_id: (r.requests, r.unique_images) for r in analytics.top_users(f, 1000)},
         "requests": analytics.summary(f).requests,
@@ -144,7 +147,9 @@ def test_compaction_quarantines_a_batch_duckdb_cannot_read_and_compacts_the_rest
 def test_two_bad_batches_in_two_days_are_both_set_aside(store: BlobStore, tmp_path: Path) -> None:
     archive(store, [r.body for r in REQS])
     first = put_raw_batch(store, BAD_AT, BAD_BATCHES["corrupt line"](), "bad-1")
-    second = put_raw_batch(store, BAD_AT + timedelta(days=1), BAD_BATCHES["not an object"](), "bad-2")
+    second = put_raw_batch(
+        store, BAD_AT + timedelta(days=1), BAD_BATCHES["not an object"](), "bad-2"
+    )
     analytics = Analytics(store, DuckDBEngine(), tmp_path / "cache")
 
     assert answers(analytics) == EXPECTED
@@ -213,11 +218,15 @@ def test_timestamps_at_the_ends_of_time_stop_neither_compaction_nor_queries(
     assert scheduled.events == len(REQS) + 1  # year 1 has ended; 9999-12-31 has not begun
     assert scheduled.open_objects == 2  # hours 00 and 23 of 9999-12-31
     assert everything.events == 2 and everything.open_objects == 0
-    assert days == answers(analytics)["day"] == {
-        "0001-01-01": (1, 1, 1),
-        **by_day(REQS),
-        "9999-12-31": (2, 1, 1),
-    }
+    assert (
+        days
+        == answers(analytics)["day"]
+        == {
+            "0001-01-01": (1, 1, 1),
+            **by_day(REQS),
+            "9999-12-31": (2, 1, 1),
+        }
+    )
     summary = analytics.summary(Filters())
     assert summary.requests == len(REQS) + 3
     assert (summary.first_request_at, summary.last_request_at) == (EDGES[2], EDGES[0])

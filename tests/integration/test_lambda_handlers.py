@@ -276,6 +276,7 @@ def test_the_scheduled_compaction_fills_the_parquet_table(
         "duplicates_dropped": 50,
         "partitions_up_to_date": 0,
         "open_hour_batches": 0,
+        "batches_quarantined": 0,
     }
     assert json.loads(json.dumps(summary)) == summary  # Lambda returns it as JSON
     bucket = f"{deployment.prefix}-lake"

@@ -48,7 +48,9 @@ def test_one_event_over_the_limit_is_413_naming_its_size_and_nothing_is_queued(a
     assert reply.status_code == 413, reply.text
     error = reply.json()["error"]
     assert error["code"] == "payload_too_large"
-    assert error["details"] == [{"index": 0, "bytes": LIMIT + 1, "reason": error["details"][0]["reason"]}]
+    assert error["details"] == [
+        {"index": 0, "bytes": LIMIT + 1, "reason": error["details"][0]["reason"]}
+    ]
     assert f"{LIMIT + 1:,} bytes" in error["message"] and f"{LIMIT:,}" in error["message"]
     assert api.wired.container.events.depth() == 0
 
@@ -74,7 +76,10 @@ def test_an_event_at_the_limit_is_accepted(api: Api) -> None:
 
 
 def test_a_timestamp_beyond_the_skew_is_422_naming_the_item(api: Api) -> None:
-    items = [json.loads(event(timestamp=ahead(SKEW - 60))), json.loads(event(timestamp=ahead(SKEW + 60)))]
+    items = [
+        json.loads(event(timestamp=ahead(SKEW - 60))),
+        json.loads(event(timestamp=ahead(SKEW + 60))),
+    ]
 
     one = api.client.post("/events", json=items[1])
     both = api.client.post("/events", json=items)
@@ -89,7 +94,9 @@ def test_a_timestamp_beyond_the_skew_is_422_naming_the_item(api: Api) -> None:
 
 
 def test_far_future_years_are_refused_too(api: Api) -> None:
-    reply = api.client.post("/events", json=json.loads(event(timestamp="9999-12-31T23:59:59+00:00")))
+    reply = api.client.post(
+        "/events", json=json.loads(event(timestamp="9999-12-31T23:59:59+00:00"))
+    )
 
     assert reply.status_code == 422, reply.text
     assert "future" in reply.json()["error"]["message"]

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from imagelake.api.redact import client_message, error_id, generic_message
 from imagelake.api.security_headers import NOSNIFF
 from imagelake.domain import errors
 
@@ -60,11 +61,11 @@ def install(app: FastAPI) -> None:
     async def _ours(request: Request, exc: errors.ImagelakeError) -> JSONResponse:
         status = status_of(exc)
         headers = _headers(exc, status)
-        if status >= 500:
-            log.error(
-                "backend failure on %s %s: %s", request.method, request.url.path, exc, exc_info=exc
-            )
-        body = error_body(exc.code, str(exc), exc.details)
+        some_id = error_id()
+        if status >= 500:  # the whole story here; the client gets our words (api/redact.py)
+            where = f"{request.method} {request.url.path}"
+            log.error("backend failure on %s (error id %s): %s", where, some_id, exc, exc_info=exc)
+        body = error_body(exc.code, client_message(exc, status, some_id), exc.details)
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -94,7 +95,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        some_id = error_id()
+        where = f"{request.method} {request.url.path}"
+        log.exception("unhandled error on %s (error id %s)", where, some_id)
         # Answered outside the middleware stack (by Starlette's ServerErrorMiddleware).
-        body = error_body("internal", "internal server error")
+        body = error_body("internal", generic_message(500, some_id))
         return JSONResponse(body, status_code=500, headers=NOSNIFF)

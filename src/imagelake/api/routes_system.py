@@ -17,5 +17,5 @@ def healthz(services: ServicesDep) -> dict[str, object]:
 
 @router.get("/metrics")
 def prometheus(services: ServicesDep) -> Response:
-    body = metrics.render(services.operations.depths)
+    body = metrics.render(services.operations.depths, services.lake.quarantine.count)
     return Response(body, media_type=metrics.CONTENT_TYPE)

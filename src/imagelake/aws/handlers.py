@@ -99,6 +99,7 @@ def compact(event: Event, context: LambdaContext) -> dict[str, Any]:
         "duplicates_dropped": report.duplicates_dropped,
         "partitions_up_to_date": report.up_to_date,
         "open_hour_batches": report.open_objects,
+        "batches_quarantined": len(report.quarantined),
         "seconds": round(report.seconds, 3),
     }
     logger.info("lake compaction done", extra=summary)

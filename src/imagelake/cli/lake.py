@@ -24,7 +24,9 @@ from imagelake.lake.reports import Filters, GroupBy, Summary, report_payload
 if TYPE_CHECKING:
     from imagelake.bootstrap import Lake
 
-lake_app = typer.Typer(help="The event lake: compaction to Parquet, Athena tables.")
+lake_app = typer.Typer(
+    help="The event lake: compaction to Parquet, Athena tables, quarantined batches."
+)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
@@ -85,13 +87,46 @@ def lake_compact(
             f"from {c.raw_objects:,} raw batches ({c.new_objects:,} new), "
             f"{c.duplicates_dropped:,} duplicates dropped"
         )
+    for key in report.quarantined:
+        err.print(f"quarantined {key}: DuckDB cannot read it (see `imagelake lake quarantine`)")
     rate = report.lines_read / report.seconds if report.seconds else 0.0
     err.print(
         f"compacted {len(report.compacted)} partition(s), {report.events:,} events "
         f"({report.duplicates_dropped:,} duplicates dropped) in {report.seconds:.1f} s "
         f"({rate:,.0f} lines/s); {report.up_to_date} already "
-        f"up to date; {report.open_objects} batch(es) of open hours left raw"
+        f"up to date; {report.open_objects} batch(es) of open hours left raw; "
+        f"{len(report.quarantined)} unreadable batch(es) quarantined"
     )
+
+
+@lake_app.command("quarantine")
+def lake_quarantine(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+) -> None:
+    """Raw batches set aside because DuckDB cannot read them: where each was, why, when."""
+    from imagelake.lake.quarantine import QUARANTINE_PREFIX
+
+    with _lake() as lake:
+        entries = lake.quarantine.entries()
+    if as_json:
+        for e in entries:
+            when = e.quarantined_at.isoformat() if e.quarantined_at else None
+            row = {"key": e.key, "reason": e.reason, "quarantined_at": when, "bytes": e.bytes}
+            typer.echo(json.dumps(row))
+        return
+    if not entries:
+        err.print("nothing is quarantined")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("key", overflow="fold")  # a key is only of use whole
+    table.add_column("reason")
+    table.add_column("quarantined at", no_wrap=True)
+    table.add_column("bytes", justify="right")
+    for e in entries:
+        when = e.quarantined_at.strftime("%Y-%m-%d %H:%M:%S") if e.quarantined_at else "?"
+        table.add_row(e.key, e.reason, when, f"{e.bytes:,}")
+    Console().print(table)
+    err.print(f"{len(entries)} batch(es) in {QUARANTINE_PREFIX}/, each beside its .reason.json")
 
 
 @lake_app.command("athena-ddl")
