@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,14 +68,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     return MemoryBlobStore(BASE_URL, SIGNER)
 
 
-def filled(store: BlobStore, bad: bytes) -> str:
-    """The good requests in two batches through the archiver, and one bad batch; its key."""
-    archive(store, [r.body for r in REQS[:150]])
-    key = put_raw_batch(store, BAD_AT, bad)
-    archive(store, [r.body for r in REQS[150:]])
-    return key
-
-
 def answers(analytics: Analytics) -> dict[str, Any]:
     f = Filters()
     return {
@@ -111,35 +104,45 @@ def assert_quarantined(store: BlobStore, key: str, data: bytes) -> None:
     assert Quarantine(store).count() == 1
 
 
-@pytest.mark.parametrize("kind", BAD_BATCHES)
+@dataclass(frozen=True)
+class BadLake:
+    kind: str
+    key: str  # of the bad batch
+    data: bytes  # its bytes
+
+
+@pytest.fixture(params=BAD_BATCHES)
+def bad_lake(request: pytest.FixtureRequest, store: BlobStore) -> BadLake:
+    """The good requests in two batches through the archiver, and one bad batch beside them."""
+    data = BAD_BATCHES[request.param]()
+    archive(store, [r.body for r in REQS[:150]])
+    key = put_raw_batch(store, BAD_AT, data)
+    archive(store, [r.body for r in REQS[150:]])
+    return BadLake(request.param, key, data)
+
+
 def test_queries_quarantine_a_batch_duckdb_cannot_read_and_count_the_rest(
-    store: BlobStore, tmp_path: Path, kind: str
+    store: BlobStore, bad_lake: BadLake, tmp_path: Path
 ) -> None:
-    bad = BAD_BATCHES[kind]()
-    key = filled(store, bad)
     analytics = Analytics(store, DuckDBEngine(), tmp_path / "cache", threads=2)
 
     first = answers(analytics)
 
-    if kind not in READ_BY_SOME_QUERIES:
+    if bad_lake.kind not in READ_BY_SOME_QUERIES:
         assert first == EXPECTED
-    assert_quarantined(store, key, bad)
+    assert_quarantined(store, bad_lake.key, bad_lake.data)
     assert answers(analytics) == EXPECTED  # and from then on without a detour
 
 
-@pytest.mark.parametrize("kind", BAD_BATCHES)
 def test_compaction_quarantines_a_batch_duckdb_cannot_read_and_compacts_the_rest(
-    store: BlobStore, tmp_path: Path, kind: str
+    store: BlobStore, bad_lake: BadLake, tmp_path: Path
 ) -> None:
-    bad = BAD_BATCHES[kind]()
-    key = filled(store, bad)
-
     report = LakeCompactor(store, DuckDBEngine()).compact()
 
-    assert report.quarantined == [key]
+    assert report.quarantined == [bad_lake.key]
     assert report.events == len(REQS)
     assert [str(c.partition.dt) for c in report.compacted] == sorted(by_day(REQS))
-    assert_quarantined(store, key, bad)
+    assert_quarantined(store, bad_lake.key, bad_lake.data)
     assert LakeCompactor(store, DuckDBEngine()).compact().compacted == []
     assert answers(Analytics(store, DuckDBEngine(), tmp_path / "cache")) == EXPECTED
 

@@ -306,7 +306,8 @@ def test_the_compact_function_runs_on_a_schedule_and_touches_only_the_lake() -> 
     assert rule["ScheduleExpression"] == {"Ref": "CompactionSchedule"}
     assert template["Parameters"]["CompactionSchedule"]["Default"] == "rate(1 hour)"
 
-    # Read the raw batches, rewrite parts and manifests: nothing else, nowhere else.
+    # Read the raw batches, rewrite parts and manifests, move unreadable batches into the
+    # quarantine: nothing else, nowhere else.
     role = resources["CompactFunctionRole"]["Properties"]
     assert role["ManagedPolicyArns"] == [
         "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"  # its own logs
@@ -320,10 +321,11 @@ def test_the_compact_function_runs_on_a_schedule_and_touches_only_the_lake() -> 
                 listed = targets if isinstance(targets, list) else [targets]
                 granted.setdefault(action, set()).update(json.dumps(t) for t in listed)
     parts = {lake_objects("events/parquet/*")}
+    raw, quarantine = lake_objects("events/raw/*"), lake_objects("events/quarantine/*")
     assert granted == {
-        "s3:GetObject": {lake_objects("events/raw/*"), *parts},
-        "s3:PutObject": parts,
-        "s3:DeleteObject": parts,
+        "s3:GetObject": {raw, *parts},
+        "s3:PutObject": {*parts, quarantine},
+        "s3:DeleteObject": {*parts, raw},
         "s3:AbortMultipartUpload": parts,
         "s3:ListBucket": {json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]})},
     }

@@ -43,7 +43,7 @@ from imagelake.lake.layout import (
     part_name,
     read_manifest,
 )
-from imagelake.lake.quarantine import PART_CHECK, UNANSWERABLE, Quarantine
+from imagelake.lake.quarantine import PART_CHECK, UNANSWERABLE, Quarantine, SetAside
 from imagelake.ports import BlobStore, LakeConnection, LakeEngine
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class LakeCompactor:
         while True:  # each turn sets a batch aside, or ends
             try:
                 return self._merge(duckdbs, partition, raw_keys), quarantined
-            except _SetAside as found:
+            except SetAside as found:
                 quarantined += found.keys
                 raw_keys = [key for key in raw_keys if key not in found.keys]
 
@@ -178,10 +178,8 @@ class LakeCompactor:
                 try:
                     read, *stats = _write_part(con, what, raw, old, target)
                 except UnreadableData:
-                    bad = self._quarantine.isolate(con, new)  # only now: one read per batch
-                    if not bad:
-                        raise
-                    raise _SetAside(bad) from None
+                    self._quarantine.set_aside(con, new)  # only now: one read per batch
+                    raise
             part_key = partition.parquet_prefix + name
             self._archive.put_file(part_key, target, "application/vnd.apache.parquet")
         events, users, images = stats
@@ -229,12 +227,6 @@ class LakeCompactor:
                     self._archive.delete(key)
             except ImagelakeError as exc:  # cleanup is best effort; the manifest is what counts
                 log.warning("could not remove stale lake part %s: %s", key, exc)
-
-
-class _SetAside(Exception):
-    def __init__(self, keys: list[str]) -> None:
-        super().__init__(keys)
-        self.keys = keys
 
 
 class _Connections:

@@ -11,6 +11,7 @@ which costs nothing until a read has failed.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from imagelake.lake.archive import CONTENT_TYPE
 from imagelake.lake.files import gather, raw_sql
 from imagelake.ports import BlobStore, LakeConnection
 
+log = logging.getLogger(__name__)
 QUARANTINE_PREFIX = "events/quarantine"
 REASON_SUFFIX = ".reason.json"
 # What every answer needs of a line, though DuckDB reads it without them: these fields, and
@@ -56,6 +58,14 @@ class QuarantinedBatch:
     bytes: int
 
 
+class SetAside(Exception):
+    """Raw batches were quarantined: the read that failed may be tried again without them."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(keys)
+        self.keys = keys
+
+
 def quarantine_key(raw_key: str) -> str:
     return f"{QUARANTINE_PREFIX}/{raw_key.removeprefix('events/')}"
 
@@ -78,6 +88,12 @@ class Quarantine:
         for key, reason in found.items():
             self.move(key, reason)
         return list(found)
+
+    def set_aside(self, con: LakeConnection, keys: Sequence[str]) -> None:
+        """isolate(), raising SetAside when it quarantined any batch."""
+        found = self.isolate(con, keys)
+        if found:
+            raise SetAside(found)
 
     def _probe(self, con: LakeConnection, key: str, scratch: Path) -> str | None:
         """Why the engine cannot read the batch; None if it can, or if it is gone."""
@@ -112,6 +128,7 @@ class Quarantine:
         body = json.dumps({**note, "bytes": size}, indent=1).encode()
         self._store.put(target + REASON_SUFFIX, body, "application/json")
         self._store.delete(key)
+        log.warning("quarantined raw batch %s as %s: %s", key, target, reason)
 
     def entries(self) -> list[QuarantinedBatch]:
         """Every quarantined batch, by key."""
