@@ -287,6 +287,30 @@ def lake_objects(path: str) -> str:
     return json.dumps({"Fn::Sub": f"${{LakeBucket.Arn}}/{path}"})
 
 
+def granted_by(role: dict[str, Any]) -> dict[str, set[str]]:
+    """Every action a function's role allows, with the resources (as JSON) it may act on."""
+    granted: dict[str, set[str]] = {}
+    for policy in role["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow" and "Condition" not in statement
+            actions, targets = statement["Action"], statement["Resource"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                listed = targets if isinstance(targets, list) else [targets]
+                granted.setdefault(action, set()).update(json.dumps(t) for t in listed)
+    return granted
+
+
+def test_the_api_function_may_query_the_lake_for_the_stats_routes() -> None:
+    role = translated()["Resources"]["ApiFunctionRole"]["Properties"]
+    granted = granted_by(role)
+    raw, parts = lake_objects("events/raw/*"), lake_objects("events/parquet/*")
+
+    assert {raw, parts} <= granted["s3:GetObject"]
+    assert json.dumps({"Fn::GetAtt": ["LakeBucket", "Arn"]}) in granted["s3:ListBucket"]
+    assert lake_objects("events/quarantine/*") in granted["s3:PutObject"]
+    assert parts not in granted["s3:PutObject"]  # compaction's alone
+
+
 def test_the_compact_function_runs_on_a_schedule_and_touches_only_the_lake() -> None:
     template = translated()
     resources = template["Resources"]
@@ -312,14 +336,7 @@ def test_the_compact_function_runs_on_a_schedule_and_touches_only_the_lake() -> 
     assert role["ManagedPolicyArns"] == [
         "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"  # its own logs
     ]
-    granted: dict[str, set[str]] = {}
-    for policy in role["Policies"]:
-        for statement in policy["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow" and "Condition" not in statement
-            actions, targets = statement["Action"], statement["Resource"]
-            for action in actions if isinstance(actions, list) else [actions]:
-                listed = targets if isinstance(targets, list) else [targets]
-                granted.setdefault(action, set()).update(json.dumps(t) for t in listed)
+    granted = granted_by(role)
     parts = {lake_objects("events/parquet/*")}
     raw, quarantine = lake_objects("events/raw/*"), lake_objects("events/quarantine/*")
     assert granted == {

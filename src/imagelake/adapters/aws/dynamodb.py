@@ -15,7 +15,6 @@ old image, so only a race gets there).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from imagelake.adapters.aws import dynamodb_codec as schema
@@ -31,9 +30,9 @@ from imagelake.adapters.aws.dynamodb_tables import (
     read_item,
     transact,
 )
+from imagelake.adapters.composed import ComposedCatalog
 from imagelake.domain.errors import BackendError, Conflict, InvalidInput, NotFound
-from imagelake.domain.events import ImageStats, RequestRecord
-from imagelake.domain.images import ApiKey, DashboardSession, Image, ImageStatus
+from imagelake.domain.images import Image, ImageStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
 ATTEMPTS = 5  # rereads after losing a race with a concurrent writer
 
 
-class DynamoDBCatalog:
+class DynamoDBCatalog(ComposedCatalog):
     def __init__(self, client: DynamoDBClient, table_prefix: str) -> None:
         self._db = client
         self.tables = Tables.for_prefix(table_prefix)
@@ -154,35 +153,6 @@ class DynamoDBCatalog:
             "ExpressionAttributeValues": {":status": s(str(status))},
         }
         return [schema.to_image(i) for i in self._query(query, limit)]
-
-    def add_key(self, key: ApiKey) -> None:
-        self._keys.add_key(key)
-
-    def find_key(self, key_hash: str) -> ApiKey | None:
-        return self._keys.find_key(key_hash)
-
-    def list_keys(self) -> list[ApiKey]:
-        return self._keys.list_keys()
-
-    def revoke_key(self, key_id: str) -> ApiKey:
-        return self._keys.revoke_key(key_id)
-
-    def add_session(self, session: DashboardSession) -> None:
-        self._keys.add_session(session)
-
-    def find_session(self, session_hash: str) -> DashboardSession | None:
-        return self._keys.find_session(session_hash)
-
-    def delete_sessions(
-        self, *, session_hash: str | None = None, key_hash: str | None = None
-    ) -> int:
-        return self._keys.delete_sessions(session_hash=session_hash, key_hash=key_hash)
-
-    def record_requests(self, records: Sequence[RequestRecord]) -> int:
-        return self._stats.record_requests(records)
-
-    def get_stats(self, image_id: str) -> ImageStats:
-        return self._stats.get_stats(image_id)
 
     def close(self) -> None:
         pass

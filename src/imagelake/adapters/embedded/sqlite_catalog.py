@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imagelake.adapters.composed import ComposedCatalog
 from imagelake.adapters.embedded.sqlite_keys import KEYS_SCHEMA, SqliteKeys, migrate_keys
 from imagelake.adapters.embedded.sqlite_stats import STATS_SCHEMA, SqliteStats
 from imagelake.domain.errors import BackendError, Conflict, InvalidInput, NotFound
-from imagelake.domain.events import ImageStats, RequestRecord
-from imagelake.domain.images import ApiKey, DashboardSession, Image, ImageStatus
+from imagelake.domain.images import Image, ImageStatus
 
 IMAGES_TABLE = """
 CREATE TABLE IF NOT EXISTS {name} (
@@ -48,7 +48,7 @@ IMAGE_COLUMNS = (
 )
 
 
-class SqliteCatalog:
+class SqliteCatalog(ComposedCatalog):
     def __init__(self, path: Path) -> None:
         self._path = path
         self._idle: list[sqlite3.Connection] = []
@@ -135,35 +135,6 @@ class SqliteCatalog:
                 (str(status), limit),
             ).fetchall()
         return [_image(row) for row in rows]
-
-    def add_key(self, key: ApiKey) -> None:
-        self._keys.add_key(key)
-
-    def find_key(self, key_hash: str) -> ApiKey | None:
-        return self._keys.find_key(key_hash)
-
-    def list_keys(self) -> list[ApiKey]:
-        return self._keys.list_keys()
-
-    def revoke_key(self, key_id: str) -> ApiKey:
-        return self._keys.revoke_key(key_id)
-
-    def add_session(self, session: DashboardSession) -> None:
-        self._keys.add_session(session)
-
-    def find_session(self, session_hash: str) -> DashboardSession | None:
-        return self._keys.find_session(session_hash)
-
-    def delete_sessions(
-        self, *, session_hash: str | None = None, key_hash: str | None = None
-    ) -> int:
-        return self._keys.delete_sessions(session_hash=session_hash, key_hash=key_hash)
-
-    def record_requests(self, records: Sequence[RequestRecord]) -> int:
-        return self._stats.record_requests(records)
-
-    def get_stats(self, image_id: str) -> ImageStats:
-        return self._stats.get_stats(image_id)
 
     def close(self) -> None:
         with self._pool_lock:
