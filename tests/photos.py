@@ -1,11 +1,12 @@
 """Real photographs for tests and benchmarks, built from the files scikit-image ships.
 
 Nothing is downloaded: the sources are the PNG/JPEG files inside the installed
-`skimage/data` package directory, re-encoded at run time with pyvips.
+`skimage/data` package directory, re-encoded at run time with pyvips (HEIC with pillow-heif).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import random
 import struct
@@ -13,6 +14,8 @@ import zlib
 from importlib.resources import files
 from pathlib import Path
 
+import PIL.Image
+import pillow_heif
 import pyvips
 
 # Photographs (and one graphic) bundled with scikit-image: name -> file.
@@ -57,14 +60,15 @@ def encode(image: pyvips.Image, fmt: str = "jpeg", quality: int = 90) -> bytes:
         return bytes(image.gifsave_buffer())
     if fmt == "tiff":
         return bytes(image.tiffsave_buffer(compression="deflate"))
-    if fmt in ("avif", "heic"):
-        codec = "av1" if fmt == "avif" else "hevc"
-        return bytes(image.heifsave_buffer(Q=quality, compression=codec, effort=0))
+    if fmt == "avif":
+        return bytes(image.heifsave_buffer(Q=quality, compression="av1", effort=0))
+    if fmt == "heic":
+        return hevc_heic(image, quality)
     raise ValueError(f"unknown format {fmt!r}")
 
 
 def can_encode(fmt: str) -> bool:
-    """Whether this libvips build writes `fmt` (HEIC needs an HEVC encoder, often missing)."""
+    """Whether `fmt` can be written here."""
     try:
         encode(pyvips.Image.black(8, 8, bands=3), fmt)
     except pyvips.Error:
@@ -137,33 +141,32 @@ def decompression_bomb(fmt: str = "png", width: int = 30_000, height: int = 30_0
     raise ValueError(f"no decompression bomb for {fmt!r}")
 
 
-def hevc_heic(width: int = 64, height: int = 48) -> bytes:
-    """A HEIC whose image item is declared HEVC (its payload is AV1, so it never decodes).
-
-    Built from an AVIF by swapping the codec boxes, since few builds can encode HEVC.
-    """
-    avif = bytes(
-        pyvips.Image.black(width, height, bands=3).heifsave_buffer(compression="av1", keep="none")
-    )
-    av1c = avif.index(b"av1C") - 4
-    av1c_size = struct.unpack(">I", avif[av1c : av1c + 4])[0]
-    # HEVCDecoderConfigurationRecord: Main profile, level 3.1, 4:2:0, 8-bit, no NAL arrays.
-    record = bytes.fromhex("0101600000009000000000005df000fcfdf8f800000f00")
-    hvcc = struct.pack(">I4s", 8 + len(record), b"hvcC") + record
-    grow = len(hvcc) - av1c_size
-    data = bytearray(avif[:av1c] + hvcc + avif[av1c + av1c_size :])
-    for box in (b"meta", b"iprp", b"ipco"):  # the boxes that enclose hvcC
-        _add_u32(data, data.index(box) - 4, grow)
-    # iloc v0, 4-byte fields: the item's base offset points into mdat, which moved.
-    _add_u32(data, data.index(b"iloc") + 4 + 4 + 2 + 2 + 2 + 2, grow)
-    ftyp = struct.unpack(">I", data[:4])[0]
-    brands = bytes(data[:ftyp]).replace(b"avif", b"heic")
-    return brands + bytes(data[ftyp:]).replace(b"av01", b"hvc1")
+def hevc_heic(image: pyvips.Image | None = None, quality: int = 90) -> bytes:
+    """A HEIC as phones write it: HEVC-coded (x265, in pillow-heif; the libvips wheel has no
+    HEVC encoder). An EXIF orientation becomes the file's irot/imir and stays in its EXIF."""
+    if image is None:
+        image = load_photo("chelsea")
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[int(image.bands)]
+    heif = pillow_heif.from_bytes(mode, (image.width, image.height), image.write_to_memory())
+    metadata: dict[str, bytes] = {}
+    if image.get_typeof("orientation"):
+        exif = PIL.Image.Exif()
+        exif[0x0112] = int(image.get("orientation"))
+        metadata["exif"] = exif.tobytes()
+    if image.get_typeof("icc-profile-data"):
+        metadata["icc_profile"] = bytes(image.get("icc-profile-data"))
+    out = io.BytesIO()
+    heif.save(out, quality=quality, **metadata)
+    return out.getvalue()
 
 
-def _add_u32(data: bytearray, offset: int, delta: int) -> None:
-    (value,) = struct.unpack_from(">I", data, offset)
-    struct.pack_into(">I", data, offset, value + delta)
+def heic_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A small HEIC whose header (ispe) claims width x height: decoding it fails."""
+    data = hevc_heic(pyvips.Image.black(64, 64, bands=3))  # coded as is: no clap box
+    ispe = data.index(b"ispe") + 8  # box type, version and flags, then width and height
+    return data[:ispe] + struct.pack(">II", width, height) + data[ispe + 8 :]
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 import PIL.Image
 import pytest
 
-from tests.photos import decompression_bomb, hevc_heic, photo_bytes
+from tests.photos import decompression_bomb, heic_bomb, hevc_heic, photo_bytes
 from tests.unit.api_harness import Api, open_api
 
 LIMIT = 200_000
@@ -47,7 +47,7 @@ BAD_INPUTS: dict[str, tuple[Callable[[], bytes], int, str]] = {
     "html": (lambda: b"<!doctype html><body>hi</body>", 415, "unsupported_media_type"),
     "bmp": (bmp, 415, "unsupported_media_type"),
     "svg": (lambda: b'<svg xmlns="http://www.w3.org/2000/svg"/>', 415, "unsupported_media_type"),
-    "hevc heic": (hevc_heic, 415, "unsupported_media_type"),
+    "heic, unknown codec": (lambda: hevc_heic().replace(b"hvc1", b"xyz1"), 422, "corrupt_image"),
     "truncated jpeg": (lambda: photo_bytes("coffee")[:20_000], 422, "corrupt_image"),
     "truncated png": (lambda: photo_bytes("coffee", "png")[:30_000], 422, "corrupt_image"),
     "truncated gif": (lambda: photo_bytes("coffee", "gif")[:-40], 422, "corrupt_image"),
@@ -59,6 +59,7 @@ BAD_INPUTS: dict[str, tuple[Callable[[], bytes], int, str]] = {
     "png bomb": (lambda: decompression_bomb("png"), 422, "image_too_large"),
     "jpeg bomb": (lambda: decompression_bomb("jpeg"), 422, "image_too_large"),
     "gif bomb": (lambda: decompression_bomb("gif"), 422, "image_too_large"),
+    "heic bomb": (heic_bomb, 422, "image_too_large"),
 }
 
 

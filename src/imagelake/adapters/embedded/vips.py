@@ -8,6 +8,7 @@ from typing import Any
 
 import pyvips
 
+from imagelake.adapters.embedded.heif import HeicImage
 from imagelake.adapters.embedded.vips_errors import WARNINGS, reason, translate
 from imagelake.domain.errors import ImageTooLarge, UnsupportedMediaType
 from imagelake.domain.images import ImageInfo, ThumbnailSpec
@@ -23,7 +24,7 @@ _LOADER_TYPES = {
     "heifload": {"image/avif", "image/heic"},
 }
 # The pyvips-binary libheif decodes AV1 only: HEVC (libde265) is not bundled, so a HEIC
-# holding HEVC would pass the header read and fail at decode. Refuse it up front.
+# holding HEVC would pass the header read and fail at decode. pillow-heif reads those.
 HEIF_CODECS = frozenset({"av1"})
 _WHITE = [255.0, 255.0, 255.0]
 _HEADER_FIELDS = ("heif-compression", "orientation", "page-height", "icc-profile-data")
@@ -56,17 +57,21 @@ class VipsEngine:
         return self._header(data)[0]
 
     def thumbnails(self, data: bytes, spec: ThumbnailSpec) -> dict[int, bytes]:
-        info, needs_srgb = self._header(data)
+        info, needs_srgb, heic = self._header(data)
         with WARNINGS.collect() as warnings:
             try:
-                image = _render_strictly(data, info, spec, needs_srgb)
+                if heic is None:
+                    image = _render_strictly(data, info, spec, needs_srgb)
+                else:
+                    image = _render_pixels(heic.pixels(), spec, needs_srgb)
                 shape = (info.width, info.height)
                 return {size: _encode(_fit(image, size, shape), spec) for size in spec.sizes}
             except pyvips.Error as exc:
                 raise translate(exc, "cannot decode the image", warnings()) from exc
 
-    def _header(self, data: bytes) -> tuple[ImageInfo, bool]:
-        """What the header says, and whether its colours need converting; refuses bombs."""
+    def _header(self, data: bytes) -> tuple[ImageInfo, bool, HeicImage | None]:
+        """What the header says, whether its colours need converting, and the HEIC to decode
+        with pillow-heif where libvips cannot; refuses bombs."""
         content_type = sniff_content_type(data[:SNIFF_BYTES])
         declared = png_size(data[:SNIFF_BYTES])
         if declared is not None:  # libpng refuses a side over MAX_SIDE without its size
@@ -80,18 +85,28 @@ class VipsEngine:
                     for name in _HEADER_FIELDS
                 }
             except pyvips.Error as exc:
+                if content_type == "image/heic":
+                    return self._heic_header(data)
                 raise translate(exc, f"cannot read the {content_type} header", warnings()) from exc
         codec, profile = str(fields["heif-compression"] or ""), fields["icc-profile-data"] or b""
         width, height = int(header.width), int(fields["page-height"] or header.height)
         if content_type not in _LOADER_TYPES.get(loader, set()):
             raise UnsupportedMediaType(f"{content_type} data was read as {loader}: not supported")
         if codec and codec not in HEIF_CODECS:
+            if content_type == "image/heic":
+                return self._heic_header(data)
             raise UnsupportedMediaType(f"{content_type} compressed with {codec} is not supported")
         if fields["orientation"] in (5, 6, 7, 8):
             width, height = height, width
         self._check_size(width, height)
         info = ImageInfo(content_type=content_type, width=width, height=height)
-        return info, bool(profile) and not _is_srgb(bytes(profile))
+        return info, bool(profile) and not _is_srgb(bytes(profile)), None
+
+    def _heic_header(self, data: bytes) -> tuple[ImageInfo, bool, HeicImage]:
+        heic = HeicImage(data)  # reads the header only
+        self._check_size(heic.width, heic.height)
+        info = ImageInfo(content_type="image/heic", width=heic.width, height=heic.height)
+        return info, bool(heic.profile) and not _is_srgb(heic.profile), heic
 
     def _check_size(self, width: int, height: int) -> None:
         if width * height > self.max_pixels:
@@ -119,6 +134,15 @@ def _render(
     """The pixels every size is made from, decoded once, in memory."""
     image = _decode(data, info, max(spec.sizes), needs_srgb, fail_on)
     # Render once: every smaller size is resized from these pixels, not decoded again.
+    return _as_srgb(image, flatten=spec.format == "jpeg").copy_memory()
+
+
+def _render_pixels(image: Any, spec: ThumbnailSpec, needs_srgb: bool) -> Any:
+    """_render() for pixels decoded outside libvips (with their ICC profile attached)."""
+    options: dict[str, Any] = {"height": max(spec.sizes), "size": "down"}
+    if needs_srgb:
+        options["output_profile"] = "srgb"
+    image = image.thumbnail_image(max(spec.sizes), **options)
     return _as_srgb(image, flatten=spec.format == "jpeg").copy_memory()
 
 
