@@ -18,6 +18,7 @@ from imagelake.domain.images import (
     ThumbnailSpec,
 )
 from imagelake.domain.signing import Signer
+from imagelake.domain.variants import Render
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -206,6 +207,13 @@ class Notifier(Protocol):
     def notify(self, notification: Notification) -> None: ...
 
 
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    content_type: str  # JPEG's fallback to PNG (Render.png_if_alpha) shows here
+    frames: int = 1
+
+
 class ImageEngine(Protocol):
     def probe(self, data: bytes) -> ImageInfo:
         """Read the header only (no pixel decode); CorruptImage/UnsupportedMediaType on failure."""
@@ -213,6 +221,11 @@ class ImageEngine(Protocol):
 
     def thumbnails(self, data: bytes, spec: ThumbnailSpec) -> dict[int, bytes]:
         """All sizes from one decode; long side == size, never upscaled. CorruptImage on failure."""
+        ...
+
+    def render(self, data: bytes, render: Render) -> Rendered:
+        """One variant of an original (domain/variants.py says what each setting means).
+        CorruptImage when the bytes cannot be decoded, ImageTooLarge for a bomb."""
         ...
 
 

@@ -11,14 +11,19 @@ from imagelake.domain.variants import (
     Format,
     Gravity,
     Variant,
-    negotiate_format,
+    Presets,
+    Render,
+    negotiate,
     parse_presets,
     parse_variant,
     size_presets,
 )
 
 MAX = 4096
-PRESETS = {**size_presets((128, 256, 512)), **parse_presets("card=w:300,h:200,fit:cover", MAX)}
+PRESETS = Presets(
+    sizes=size_presets((128, 256, 512), "jpeg", 82),
+    named={"card": Variant(w=300, h=200, fit=Fit.COVER)},
+)
 
 
 def parse(**params: str) -> Variant:
@@ -31,7 +36,7 @@ def test_every_parameter_is_read() -> None:
         enlarge="1",
     )  # fmt: skip
 
-    assert variant == Variant(512, 300, Fit.COVER, Gravity.SMART, Format.WEBP, 80, 2, True)
+    assert variant == Variant(1024, 600, Fit.COVER, Gravity.SMART, Format.WEBP, 80, 1, True)
 
 
 def test_unknown_parameters_are_named_with_the_known_ones() -> None:
@@ -57,7 +62,9 @@ def test_unknown_parameters_are_named_with_the_known_ones() -> None:
         ({"gravity": "up"}, "gravity must be one of: center, north"),
         ({"format": "bmp"}, "format must be one of: auto, jpeg, webp, avif, png, gif"),
         ({"enlarge": "yes"}, "enlarge must be 0 or 1"),
-        ({"preset": "hero"}, "no preset 'hero'; known: 128, 256, 512, card, original"),
+        ({"preset": "hero"}, "no preset 'hero'; known: card"),
+        ({"preset": "128"}, "no preset '128'; known: card"),
+        ({"size": "card"}, "no size 'card'; known: 128, 256, 512, original"),
         ({"size": "64"}, "no size '64'"),
         ({"size": "128", "preset": "card"}, "preset or size, not both"),
         ({"w": "3000", "dpr": "2"}, "6000 px on its long side (with dpr 2); the limit is 4096"),
@@ -71,7 +78,7 @@ def test_bad_values_get_a_precise_message(params: dict[str, str], words: str) ->
 
 
 def test_sizes_and_presets_are_variants_and_parameters_override_them() -> None:
-    assert parse(size="256") == Variant(w=256, h=256)
+    assert parse(size="256") == Variant(w=256, h=256, format=Format.JPEG, quality=82)
     assert parse(size="original") == ORIGINAL
     assert parse(preset="card") == Variant(w=300, h=200, fit=Fit.COVER)
     assert parse(preset="card", format="avif", h="100") == Variant(
@@ -85,25 +92,61 @@ def test_sizes_and_presets_are_variants_and_parameters_override_them() -> None:
         ORIGINAL,
         Variant(w=512),
         Variant(w=300, h=200, fit=Fit.COVER, gravity=Gravity.NORTHWEST),
-        Variant(h=64, format=Format.PNG, quality=90, dpr=3, enlarge=True),
+        Variant(h=192, format=Format.PNG, enlarge=True),
+        Variant(w=10, h=20, fit=Fit.FILL, format=Format.WEBP, quality=5),
     ],
 )
 def test_the_normal_form_round_trips(variant: Variant) -> None:
-    assert parse_variant(variant.to_params(), {}, MAX) == variant
+    assert parse_variant(variant.to_params(), PRESETS, MAX) == variant
 
 
 def test_one_transform_has_one_key_whatever_the_spelling() -> None:
     a = parse(w="512", fit="inside", quality="80")
     b = parse(quality="80", w="0512", gravity="center", dpr="1", enlarge="0")
 
-    assert a.key == b.key == "w512_h0_inside_center_auto_q80_dpr1"
+    assert a.key == b.key == "512x0-q80-auto"
     assert a.key != parse(w="512", quality="81").key
     assert "enlarge" in parse(w="10", enlarge="1").key
 
 
 @pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"w": "100", "dpr": "2"}, {"w": "200"}),  # dpr is a multiplier of the size
+        ({"w": "100", "fit": "cover"}, {"w": "100"}),  # one side given: every fit is inside
+        ({"w": "9", "h": "9", "gravity": "north"}, {"w": "9", "h": "9"}),  # gravity crops only
+        ({"w": "9", "format": "png", "quality": "50"}, {"w": "9", "format": "png"}),
+        ({"format": "gif", "quality": "50"}, {"format": "gif"}),
+        ({"enlarge": "1"}, {}),  # nothing to enlarge to
+        ({"dpr": "3"}, {}),
+    ],
+)
+def test_settings_that_cannot_change_the_output_do_not_change_the_key(
+    a: dict[str, str], b: dict[str, str]
+) -> None:
+    assert parse_variant(a, PRESETS, MAX).key == parse_variant(b, PRESETS, MAX).key
+
+
+def test_keys_name_every_setting_that_matters() -> None:
+    variant = parse(w="300", h="200", fit="cover", gravity="smart", quality="70", enlarge="1")
+
+    assert variant.key == "300x200-cover-smart-enlarge-q70-auto"
+    assert parse().key == "original"
+    assert parse(format="webp").key == "full-webp"
+
+
+@pytest.mark.parametrize(
     "text",
-    ["card", "Card=w:1", "card=w:300;card2=w", "x=preset:card", "x=w:5000", "x=fit:odd"],
+    [
+        "card",
+        "Card=w:1",
+        "card=w:300;card2=w",
+        "x=preset:card",
+        "x=w:5000",
+        "x=fit:odd",
+        "card=w:1;card=w:2",
+        "card=w:1,w:2",
+    ],
 )
 def test_a_malformed_preset_setting_is_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError, match="IMAGELAKE_PRESETS"):
@@ -120,20 +163,35 @@ def test_presets_parse_and_blank_entries_are_ignored() -> None:
 
 
 @pytest.mark.parametrize(
-    ("accept", "alpha", "chosen"),
+    ("accept", "chosen", "png_if_alpha"),
     [
-        ("image/avif,image/webp,*/*", False, Format.AVIF),
-        ("image/avif;q=0, image/webp", False, Format.WEBP),
-        ("image/webp;q=0.5", True, Format.WEBP),
-        ("image/*,*/*;q=0.8", False, Format.JPEG),
-        ("image/*", True, Format.PNG),
-        ("", False, Format.JPEG),
-        ("image/avif;q=oops", False, Format.JPEG),
+        ("image/avif,image/webp,*/*", Format.AVIF, False),
+        ("image/avif;q=0, image/webp", Format.WEBP, False),
+        ("image/avif;q=0, image/webp, image/avif", Format.WEBP, False),  # q=0 is final
+        ("image/webp;q=0.5", Format.WEBP, False),
+        ("image/avif;q=inf", Format.JPEG, True),
+        ("image/avif;q=nan,image/webp;q=2", Format.JPEG, True),
+        ("image/*,*/*;q=0.8", Format.JPEG, True),
+        ("", Format.JPEG, True),
+        ("image/avif;q=oops", Format.JPEG, True),
     ],
 )
-def test_auto_picks_by_accept(accept: str, alpha: bool, chosen: Format) -> None:
-    assert negotiate_format(Variant(format=Format.AUTO), accept, alpha) == chosen
+def test_auto_picks_by_accept(accept: str, chosen: Format, png_if_alpha: bool) -> None:
+    render = negotiate(Variant(w=10, format=Format.AUTO), accept, 82)
+
+    assert (render.variant.format, render.png_if_alpha) == (chosen, png_if_alpha)
 
 
 def test_an_explicit_format_is_kept_whatever_accept_says() -> None:
-    assert negotiate_format(Variant(format=Format.GIF), "image/avif", False) == Format.GIF
+    render = negotiate(Variant(w=10, format=Format.GIF), "image/avif", 82)
+
+    assert render == Render(Variant(w=10, format=Format.GIF), png_if_alpha=False)
+
+
+def test_quality_defaults_per_format_and_names_are_unique_per_output() -> None:
+    webp = negotiate(Variant(w=10), "image/webp", 82)
+    jpeg = negotiate(Variant(w=10), "", 82)
+    png = negotiate(Variant(w=10, format=Format.PNG), "", 82)
+
+    assert webp.variant.quality == 82 and png.variant.quality == 0
+    assert (webp.name, jpeg.name, png.name) == ("10x0-q82.webp", "10x0-q82.jpg-or-png", "10x0.png")
