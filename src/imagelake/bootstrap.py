@@ -27,7 +27,9 @@ from imagelake.ports import (
     Queue,
 )
 from imagelake.services.api_keys import KeyService
+from imagelake.services.delivery import DeliveryPolicy, DeliveryService
 from imagelake.services.doctor import DoctorService
+from imagelake.services.variant_cache import VariantCache
 from imagelake.services.files import SignedFiles
 from imagelake.services.image_requests import RequestRecorder
 from imagelake.services.images import ImageService
@@ -153,11 +155,30 @@ class Services:
     monitor: EventConsumer
     uploads: DirectUploads
     doctor: DoctorService
+    delivery: DeliveryService
+    variant_cache: VariantCache
 
 
 def services(c: Container) -> Services:
     """The use cases wired over a container's ports."""
     s = c.settings
+    delivery = DeliveryService(
+        signer=c.signer,
+        blobs=c.blobs,
+        thumbnails=c.thumbnails,
+        catalog=c.catalog,
+        engine=c.engine,
+        policy=DeliveryPolicy(
+            base_url=s.base_url,
+            presets=s.presets_table,
+            max_dimension=s.max_output_dimension,
+            default_quality=s.thumbnail_quality,
+            max_frames=s.max_animation_frames,
+            window=s.url_window,
+            # Remote stores hand the bytes out themselves: no payload through the API.
+            redirect=any(url.startswith("s3://") for url in (s.blobs_url, s.thumbnails_url)),
+        ),
+    )
     thumbnails = ThumbnailService(
         blobs=c.blobs,
         thumbnails=c.thumbnails,
@@ -169,6 +190,7 @@ def services(c: Container) -> Services:
         notifier=c.notifier,
         notify_ready=s.notify_on == "all",
         url_ttl=s.url_ttl,
+        delivery=delivery,
     )
     ingest = IngestService(
         blobs=c.blobs,
@@ -194,6 +216,7 @@ def services(c: Container) -> Services:
             catalog=c.catalog,
             events=c.events,
             spec=s.thumbnail_spec,
+            delivery=delivery,
             url_ttl=s.url_ttl,
             max_url_ttl=s.max_url_ttl,
         ),
@@ -209,6 +232,13 @@ def services(c: Container) -> Services:
         requests=RequestRecorder(c.events),
         doctor=DoctorService(
             blobs=c.blobs, thumbnails=c.thumbnails, catalog=c.catalog, jobs=c.jobs
+        ),
+        delivery=delivery,
+        variant_cache=VariantCache(
+            thumbnails=c.thumbnails,
+            catalog=c.catalog,
+            spec=s.thumbnail_spec,
+            max_bytes=s.variant_cache_bytes,
         ),
         intake=EventIntake(c.events, limits=s.event_limits),
         monitor=EventConsumer(

@@ -20,6 +20,7 @@ from pydantic_settings import (
 
 from imagelake.domain.events import MAX_EVENT_BYTES, MAX_EVENT_SKEW, EventLimits
 from imagelake.domain.images import ThumbnailSpec
+from imagelake.domain.variants import Presets, parse_presets, size_presets
 
 MiB = 1024 * 1024
 SECRET: JsonDict = {"secret": True}  # a setting `imagelake config` shows as ***
@@ -122,7 +123,30 @@ class Settings(BaseSettings):
     max_pixels: int = Field(
         100_000_000, description="Largest accepted width x height (decompression-bomb guard)."
     )
-    url_ttl: int = Field(3600, ge=1, description="Lifetime of signed URLs, seconds.")
+    url_ttl: int = Field(3600, ge=1, description="Least lifetime of handed-out links, seconds.")
+    url_window: int = Field(
+        3600, ge=1, description="Link expiries round up to a multiple of this, seconds: links "
+        "minted within one window are identical, so caches can keep them.",
+    )  # fmt: skip
+    presets: str = Field(
+        "", description="Named variants: `card=w:300,h:200,fit:cover;hero=w:1600`."
+    )
+    max_output_dimension: int = Field(4096, ge=16, le=16384, description="Longest output side.")
+    max_animation_frames: int = Field(100, ge=1, description="Frames kept of an animation.")
+    variant_cache_bytes: int = Field(
+        10 * 1024**3, ge=0, description="Bytes of rendered variants kept (upload-time "
+        "thumbnails excluded); the least recently requested go first. 0: no limit.",
+    )  # fmt: skip
+    delivery_max_age: int = Field(
+        0, ge=0, description="`Cache-Control: private, max-age` of delivered images. 0 sends "
+        "`no-cache`: browsers keep the bytes but ask again, so every view is counted.",
+    )  # fmt: skip
+    thumbor_security_key: str = Field(
+        "",
+        description="thumbor's SECURITY_KEY: enables `/thumbor/...` URLs signed with it.",
+        json_schema_extra=SECRET,
+    )
+    thumbor_user: str = Field("thumbor", description="User that `/thumbor/` fetches count for.")
     max_url_ttl: int = Field(7 * 24 * 3600, ge=1, description="Cap on `?ttl=`, seconds.")
     max_receives: int = Field(5, ge=1, description="Deliveries before a message is dead-lettered.")
     visibility_timeout: float = Field(
@@ -235,6 +259,13 @@ class Settings(BaseSettings):
     @property
     def event_limits(self) -> EventLimits:
         return EventLimits(self.max_event_bytes, timedelta(seconds=self.max_event_skew))
+
+    @property
+    def presets_table(self) -> Presets:
+        """`size=` and `preset=` names: ConfigError when IMAGELAKE_PRESETS is malformed."""
+        spec = self.thumbnail_spec
+        named = parse_presets(self.presets, self.max_output_dimension)
+        return Presets(size_presets(spec.sizes, spec.format, spec.quality), named)
 
     @property
     def thumbnail_spec(self) -> ThumbnailSpec:

@@ -35,6 +35,19 @@ PROCESSING_SECONDS = Histogram(
     "Time to make every thumbnail of one image",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+VARIANTS_RENDERED = Counter(
+    "imagelake_variants_rendered", "Variants rendered for delivery (cache misses)", ["format"]
+)
+VARIANT_CACHE_HITS = Counter(
+    "imagelake_variant_cache_hits", "Deliveries answered from the variant cache"
+)
+RENDER_SECONDS = Histogram(
+    "imagelake_variant_render_seconds",
+    "Time to render one variant, decode to stored",
+    ["format"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DELIVERIES = Counter("imagelake_deliveries", "Delivery links answered", ["method"])
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

@@ -64,14 +64,22 @@ def test_upload_ready_download_event_stats_on_aws(aws_service: Service, aws_endp
 
         download = api.get(f"/images/{image_id}/download")
         assert download.status_code == 302
-        location = download.headers["location"]
-        assert location.startswith(aws_endpoint)  # a presigned S3 URL, not our /files/
+        link = download.headers["location"]
+        assert link.startswith(f"{aws_service.base_url}/d/{image_id}?")  # counted, then...
+        fetched = anonymous.get(link)
+        assert fetched.status_code == 302
+        location = fetched.headers["location"]
+        assert location.startswith(aws_endpoint)  # ...a presigned S3 URL: no bytes through us
         assert "X-Amz-Signature=" in urlsplit(location).query
         assert anonymous.get(location).content == photo
-        thumbnail = anonymous.get(
-            api.get(f"/images/{image_id}/download?size=128").headers["location"]
+        variant = anonymous.get(
+            api.get(f"/images/{image_id}/download?w=100&format=webp").headers["location"],
+            follow_redirects=True,
         )
-        assert thumbnail.headers["content-type"] == "image/jpeg"
+        assert variant.headers["content-type"] == "image/webp"
+        bucket = aws_service.extra_env["IMAGELAKE_THUMBNAILS"].removeprefix("s3://")
+        kept = client("s3").list_objects_v2(Bucket=bucket, Prefix=f"thumbnails/{image_id}/v/")
+        assert f"thumbnails/{image_id}/v/100x0-q82.webp" in [o["Key"] for o in kept["Contents"]]
 
         pushed = {
             "event_name": "IMAGE_REQUESTED",

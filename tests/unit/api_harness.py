@@ -69,7 +69,7 @@ class Api:
 
     def fetch(self, signed_url: str, **headers: str) -> httpx2.Response:
         """GET a signed URL the service handed out, without an API key."""
-        assert signed_url.startswith(PUBLIC_URL + "/files/"), signed_url
+        assert signed_url.startswith((PUBLIC_URL + "/files/", PUBLIC_URL + "/d/")), signed_url
         parts = urlsplit(signed_url)
         return self.client.get(
             f"{parts.path}?{parts.query}", headers={"Authorization": "", **headers}

@@ -94,9 +94,7 @@ def test_the_compat_route_waits_for_the_thumbnail(api: Api) -> None:
     assert reply.status_code == 200
     body = reply.json()
     assert set(body) == {"image_id", "thumbnail_url"}
-    assert body["thumbnail_url"].startswith(
-        f"{PUBLIC_URL}/files/thumbnails/{body['image_id']}/512."
-    )
+    assert body["thumbnail_url"].startswith(f"{PUBLIC_URL}/d/{body['image_id']}?w=512&h=512&")
     thumbnail = api.fetch(body["thumbnail_url"])
     assert thumbnail.status_code == 200
     assert thumbnail.headers["content-type"] == "image/jpeg"

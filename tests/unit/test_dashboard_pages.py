@@ -65,8 +65,8 @@ def test_a_processing_image_is_a_placeholder_and_a_ready_one_a_lazy_signed_thumb
     assert 'data-status="processing"' in before
     img = re.search(r"<img src=\"([^\"]+)\" srcset=\"([^\"]+)\"[^>]*loading=\"lazy\"", after)
     assert img is not None
-    assert img.group(1).startswith(f"{PUBLIC_URL}/files/thumbnails/{image_id}/256.")
-    assert f"/thumbnails/{image_id}/512." in img.group(2)
+    assert img.group(1).startswith(f"{PUBLIC_URL}/d/{image_id}?w=256&amp;h=256&amp;")
+    assert f"/d/{image_id}?w=512&amp;h=512&amp;" in img.group(2)
     assert "Processing…" not in after
 
 
@@ -89,6 +89,7 @@ def test_the_image_page_offers_counted_downloads_and_shows_the_requests(api: Api
     before = api.client.get(f"/view/{image_id}").text
 
     downloaded = api.client.get(f"/images/{image_id}/download?size=256", follow_redirects=False)
+    assert api.fetch(downloaded.headers["location"]).status_code == 200  # counted here
     api.wired.monitor.run_once(wait=0)
     after = api.client.get(f"/view/{image_id}").text
 

@@ -216,7 +216,8 @@ def test_image_ids_and_keys() -> None:
     assert is_image_id(image_id) and not is_image_id("../etc") and not is_image_id(image_id.upper())
     assert original_key(image_id, "image/png") == f"originals/{image_id}.png"
     assert original_key(image_id, "image/x-unknown") == f"originals/{image_id}.bin"
-    assert thumbnail_key(image_id, 128, spec) == f"thumbnails/{image_id}/128.webp"
+    # An upload-time thumbnail is stored where a delivery of `size=128` looks for it.
+    assert thumbnail_key(image_id, 128, spec) == f"thumbnails/{image_id}/v/128x128-inside-q82.webp"
     assert ThumbnailSpec().content_type == "image/jpeg"
 
 

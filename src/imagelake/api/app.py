@@ -8,6 +8,7 @@ from imagelake import __version__
 from imagelake.api import (
     errors,
     routes_dashboard,
+    routes_delivery,
     routes_events,
     routes_files,
     routes_images,
@@ -35,6 +36,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(routes_images.router)
     app.include_router(routes_events.router)
     app.include_router(routes_files.router)
+    app.include_router(routes_delivery.router)
     app.include_router(routes_system.router)
     app.include_router(routes_stats.router)
     app.include_router(routes_keys.router)

@@ -155,7 +155,8 @@ def gallery(request: Request, services: ServicesDep, cursor: str | None = None) 
     except InvalidInput:
         return RedirectResponse("/", status_code=303)  # a stale or mangled cursor
     ttl = services.images.ttl(None)
-    cards = [views.card(image, services.images.urls(image, ttl)) for image in images]
+    user = caller.user_id
+    cards = [views.card(image, services.images.urls(image, ttl, user)) for image in images]
     context = {
         "caller": caller,
         "page": "gallery",
@@ -195,7 +196,7 @@ def image_page(request: Request, services: ServicesDep, image_id: str) -> Respon
     except NotFound:
         context = {"caller": caller, "title": "Not found", "message": "There is no such image."}
         return render(request, "error.html", context, status_code=404)
-    urls = services.images.urls(image, services.images.ttl(None))
+    urls = services.images.urls(image, services.images.ttl(None), caller.user_id)
     try:
         stats = services.images.stats(image.image_id, caller)
     except NotFound:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
 from imagelake.api.deps import ServicesDep
+from imagelake.api.routes_delivery import etag_matches
 
 router = APIRouter(tags=["files"])
 
@@ -23,15 +24,9 @@ def signed_file(
     blob = services.files.open(key, expires, signature)
     cache = f"private, max-age={blob.seconds_left}"
     headers = {"ETag": blob.meta.etag, "Cache-Control": cache}
-    if _matches(request.headers.get("if-none-match", ""), blob.meta.etag):
+    if etag_matches(request.headers.get("if-none-match", ""), blob.meta.etag):
         return Response(status_code=304, headers=headers)
     path = blob.local_path()
     if path is not None:
         return FileResponse(path, media_type=blob.meta.content_type, headers=headers)
     return Response(blob.read(), media_type=blob.meta.content_type, headers=headers)
-
-
-def _matches(if_none_match: str, etag: str) -> bool:
-    """If-None-Match compares weakly and may list several tags, or be `*`."""
-    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-    return "*" in tags or etag in tags

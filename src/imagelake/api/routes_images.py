@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from imagelake import metrics
-from imagelake.api.deps import CallerDep, ServicesDep, UploaderDep
+from imagelake.api.deps import CallerDep, ServicesDep, UploaderDep, single_params
 from imagelake.api.schemas import ErrorOut, ImageOut, ImagePage, LegacyUploadOut
 from imagelake.domain.errors import BackendError, CorruptImage, ImagelakeError, InvalidInput
 from imagelake.domain.images import ImageStatus
@@ -21,7 +21,11 @@ router = APIRouter(tags=["images"])
 ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 415, 422)
 }
-TtlQuery = Annotated[int | None, Query(description="Lifetime of the signed URLs, seconds")]
+TtlQuery = Annotated[int | None, Query(description="Least lifetime of the links, seconds")]
+UserQuery = Annotated[
+    str | None,
+    Query(min_length=1, max_length=256, description="User the links' fetches count for"),
+]
 LEGACY_WAIT_SECONDS = 60.0
 
 
@@ -48,7 +52,7 @@ async def ingest(services: ServicesDep, request: Request, user_id: str) -> tuple
         metrics.REJECTED.labels(exc.code).inc()
         raise
     (metrics.DUPLICATES if result.duplicate else metrics.UPLOADS).inc()
-    urls = services.images.urls(result.image, services.images.ttl(None))
+    urls = services.images.urls(result.image, services.images.ttl(None), user_id)
     return ImageOut.of(result.image, urls, result.duplicate), 200 if result.duplicate else 201
 
 
@@ -73,20 +77,26 @@ def list_images(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
     ttl: TtlQuery = None,
+    user_id: UserQuery = None,
 ) -> ImagePage:
     """Newest first, one page at a time; pass `next_cursor` back as `cursor`."""
     images, next_cursor = services.images.list(caller, limit, cursor)
-    seconds = services.images.ttl(ttl)
-    outs = [ImageOut.of(image, services.images.urls(image, seconds)) for image in images]
+    seconds, user = services.images.ttl(ttl), user_id or caller.user_id
+    outs = [ImageOut.of(image, services.images.urls(image, seconds, user)) for image in images]
     return ImagePage(images=outs, next_cursor=next_cursor)
 
 
 @router.get("/images/{image_id}", response_model=ImageOut, responses=ERRORS)
 def get_image(
-    image_id: str, services: ServicesDep, caller: CallerDep, ttl: TtlQuery = None
+    image_id: str,
+    services: ServicesDep,
+    caller: CallerDep,
+    ttl: TtlQuery = None,
+    user_id: UserQuery = None,
 ) -> ImageOut:
     image = services.images.get(image_id, caller)
-    return ImageOut.of(image, services.images.urls(image, services.images.ttl(ttl)))
+    user = user_id or caller.user_id
+    return ImageOut.of(image, services.images.urls(image, services.images.ttl(ttl), user))
 
 
 @router.delete("/images/{image_id}", status_code=204, responses=ERRORS)
@@ -99,16 +109,21 @@ def delete_image(image_id: str, services: ServicesDep, caller: CallerDep) -> Res
 @router.get("/images/{image_id}/download", status_code=302, responses=ERRORS)
 def download_image(
     image_id: str,
+    request: Request,
     services: ServicesDep,
     caller: CallerDep,
-    size: str = "original",
     ttl: TtlQuery = None,
+    user_id: UserQuery = None,
 ) -> RedirectResponse:
-    """Redirect to a signed URL of the original or a thumbnail; records who asked."""
+    """Redirect to the delivery link of the original or of any variant: `w`, `h`, `fit`,
+    `gravity`, `format`, `quality`, `dpr`, `enlarge`, `preset`, `size`. Each fetch of the link
+    counts for `user_id` (default: the key's user)."""
     image = services.images.get(image_id, caller)
-    url = services.images.download_url(image, size, services.images.ttl(ttl))
-    services.requests.record(caller.user_id, image.image_id, size)
-    return RedirectResponse(url, status_code=302)
+    params = single_params(request, skip=("ttl", "user_id"))
+    variant = services.delivery.variant(params)
+    user = user_id or caller.user_id
+    url = services.images.download_url(image, variant, services.images.ttl(ttl), user)
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/upload_image", response_model=LegacyUploadOut, responses=ERRORS)
@@ -129,6 +144,7 @@ async def upload_image_compat(
         raise BackendError(
             f"thumbnails not ready after {waited}; poll GET /images/{image.image_id}"
         )
-    largest = str(max(image.thumbnails))
-    url = services.images.download_url(image, largest, services.images.ttl(None))
+    largest = services.delivery.variant({"size": str(max(image.thumbnails))})
+    ttl = services.images.ttl(None)
+    url = services.images.download_url(image, largest, ttl, caller.user_id)
     return LegacyUploadOut(image_id=image.image_id, thumbnail_url=url)

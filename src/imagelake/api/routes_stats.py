@@ -27,10 +27,10 @@ def stats_requests(
     by: GroupBy = GroupBy.day,
     since: SinceQuery = None,
     until: UntilQuery = None,
-    top: Annotated[int, Query(ge=1, le=MAX_TOP, description="Rows for by=image|user")] = 10,
+    top: Annotated[int, Query(ge=1, le=MAX_TOP, description="Rows for by=image|user|variant")] = 10,
     image_id: ImageQuery = None,
 ) -> dict[str, Any]:
-    """Requests per day, or the top images (with unique users) or top users."""
+    """Requests per day, or the top images (with unique users), users or variants."""
     services.images.check_stats_scope(caller, image_id)
     filters = Filters(since, until, image_id)
     rows = services.lake.analytics.requests(by, filters, top)

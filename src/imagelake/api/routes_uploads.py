@@ -64,7 +64,6 @@ async def complete_upload(
     409 while nothing was uploaded; 422 with the reason when the bytes made no image."""
     ticket = await run_in_threadpool(services.uploads.complete, upload_id, caller.user_id)
     image = await run_in_threadpool(services.images.get, str(ticket.image_id), caller)
-    out = ImageOut.of(
-        image, services.images.urls(image, services.images.ttl(None)), ticket.duplicate
-    )
+    urls = services.images.urls(image, services.images.ttl(None), caller.user_id)
+    out = ImageOut.of(image, urls, ticket.duplicate)
     return JSONResponse(out.model_dump(mode="json"), status_code=200 if ticket.duplicate else 201)

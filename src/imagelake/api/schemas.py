@@ -101,13 +101,21 @@ class UserRankOut(BaseModel):
     last_requested_at: datetime
 
 
+class VariantRankOut(BaseModel):
+    variant: str = Field(description='The rendered output\'s name; "unknown" if none was sent')
+    requests: int
+    unique_users: int
+    unique_images: int
+    last_requested_at: datetime
+
+
 class RequestsOut(BaseModel):
     by: GroupBy
     since: date | None
     until: date | None
     image_id: str | None
     top: int | None
-    rows: list[DayOut] | list[ImageRankOut] | list[UserRankOut]
+    rows: list[DayOut] | list[ImageRankOut] | list[UserRankOut] | list[VariantRankOut]
 
 
 class SummaryOut(BaseModel):

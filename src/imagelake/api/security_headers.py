@@ -9,6 +9,7 @@ NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 # A stored file is whatever a client uploaded: opened directly, it may run no script, load
 # nothing, and gets an opaque origin (so it cannot read the site's cookies or API).
 FILES_CSP = "default-src 'none'; sandbox"
+INERT_PATHS = ("/files/", "/d/", "/thumbor/")
 
 
 class SecurityHeadersMiddleware:
@@ -20,7 +21,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         extra = dict(NOSNIFF)
-        if scope["path"].startswith("/files/"):
+        if scope["path"].startswith(INERT_PATHS):
             extra["Content-Security-Policy"] = FILES_CSP
 
         async def send_with_headers(message: Message) -> None:

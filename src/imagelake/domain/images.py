@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from imagelake.domain.variants import Format, Render, Variant
+
 
 class ImageStatus(StrEnum):
     PROCESSING = "processing"
@@ -63,7 +65,14 @@ def original_key(image_id: str, content_type: str) -> str:
 
 
 def thumbnail_key(image_id: str, size: int, spec: ThumbnailSpec) -> str:
-    return f"thumbnails/{image_id}/{size}.{spec.extension}"
+    """An upload-time thumbnail is the variant `size=N` asks for, made ahead of time."""
+    variant = Variant(w=size, h=size, format=Format(spec.format), quality=spec.quality)
+    return variant_key(image_id, Render(variant))
+
+
+def variant_key(image_id: str, render: Render) -> str:
+    """Where a rendered variant is kept: deterministic, so it is rendered once."""
+    return f"thumbnails/{image_id}/v/{render.name}"
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+EVICTION_INTERVAL = 60.0  # seconds between checks of IMAGELAKE_VARIANT_CACHE_BYTES
+
+
 def run_server(settings: Settings) -> None:
     import uvicorn
 
@@ -105,6 +108,8 @@ def run_server(settings: Settings) -> None:
         pool.start()
         compaction = lake_compaction(wired.container)
         compaction.start()
+        eviction = Periodic(wired.variant_cache.evict, EVICTION_INTERVAL, "imagelake-eviction")
+        eviction.start()
         _banner(settings, token)
         app = create_app(wired)
         tune_for_throughput()
@@ -120,6 +125,7 @@ def run_server(settings: Settings) -> None:
                 timeout_graceful_shutdown=5,
             )
         finally:
+            eviction.stop()
             compaction.stop()
             pool.stop()
 

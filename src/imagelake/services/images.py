@@ -1,4 +1,4 @@
-"""Reading and deleting images, and the signed URLs handed out for them."""
+"""Reading and deleting images, and the delivery links handed out for them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from imagelake.domain.access import Action, check_owner, owner_filter, require, 
 from imagelake.domain.errors import Forbidden, InvalidInput, NotFound
 from imagelake.domain.events import EventName, ImageStats, build_event
 from imagelake.domain.images import ApiKey, Image, ImageStatus, ThumbnailSpec, is_image_id, utcnow
+from imagelake.domain.variants import ORIGINAL, Variant
 from imagelake.ports import BlobStore, Catalog, Queue
+from imagelake.services.delivery import DeliveryService
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class ImageService:
         catalog: Catalog,
         events: Queue,
         spec: ThumbnailSpec,
+        delivery: DeliveryService,
         url_ttl: int,
         max_url_ttl: int,
     ) -> None:
@@ -34,6 +37,7 @@ class ImageService:
         self._catalog = catalog
         self._events = events
         self._spec = spec
+        self._delivery = delivery
         self._url_ttl = url_ttl
         self._max_url_ttl = max_url_ttl
 
@@ -56,28 +60,22 @@ class ImageService:
             raise InvalidInput("ttl must be a positive number of seconds")
         return min(requested, self._max_url_ttl)
 
-    def urls(self, image: Image, ttl: int) -> ImageUrls:
-        original = self._blobs.signed_url(image.original_key, ttl)
+    def urls(self, image: Image, ttl: int, user_id: str) -> ImageUrls:
+        """Delivery links of the original and, once made, every thumbnail size."""
+        original = self._delivery.mint(image, ORIGINAL, user_id, ttl)
         if image.status != ImageStatus.READY:
             return ImageUrls(original, None)
+        presets = self._delivery.policy.presets.sizes
         thumbs = {
-            size: self._thumbnails.signed_url(key, ttl) for size, key in image.thumbnails.items()
+            size: self._delivery.mint(image, presets[str(size)], user_id, ttl)
+            for size in image.thumbnails
+            if str(size) in presets
         }
         return ImageUrls(original, thumbs)
 
-    def download_url(self, image: Image, size: str, ttl: int) -> str:
-        """The signed URL of the original or of one thumbnail size."""
-        if size == "original":
-            return self._blobs.signed_url(image.original_key, ttl)
-        if not size.isdigit() or int(size) not in self._spec.sizes:
-            sizes = ", ".join(["original", *map(str, self._spec.sizes)])
-            raise InvalidInput(f"size must be one of: {sizes}")
-        if image.status != ImageStatus.READY:
-            raise NotFound(f"thumbnails of {image.image_id} are not ready ({image.status})")
-        key = image.thumbnails.get(int(size))
-        if key is None:
-            raise NotFound(f"no {size}px thumbnail for {image.image_id}")
-        return self._thumbnails.signed_url(key, ttl)
+    def download_url(self, image: Image, variant: Variant, ttl: int, user_id: str) -> str:
+        """The delivery link of one variant; counted, when fetched, for user_id."""
+        return self._delivery.mint(image, variant, user_id, ttl)
 
     def stats(self, image_id: str, caller: ApiKey) -> ImageStats:
         """How often the image was requested, by how many users, and by whom last.

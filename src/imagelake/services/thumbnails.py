@@ -10,6 +10,7 @@ from imagelake.domain.errors import CorruptImage, ImagelakeError, NotFound
 from imagelake.domain.events import EventName, build_event
 from imagelake.domain.images import Image, ImageStatus, ThumbnailSpec, thumbnail_key, utcnow
 from imagelake.ports import BlobStore, Catalog, ImageEngine, Notification, Notifier, Queue
+from imagelake.services.delivery import DeliveryService
 from imagelake.services.ingest import thumbnail_job
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class ThumbnailService:
         jobs: Queue,
         events: Queue,
         notifier: Notifier,
+        delivery: DeliveryService,
         notify_ready: bool = False,
         url_ttl: int = 3600,
     ) -> None:
@@ -48,6 +50,7 @@ class ThumbnailService:
         self._notifier = notifier
         self._notify_ready = notify_ready
         self._url_ttl = url_ttl
+        self._delivery = delivery
         # Each put waits on the disk or the network, not the CPU: overlap them. One pool for
         # the service's lifetime, as starting threads for every job costs CPU of its own.
         self._puts = ThreadPoolExecutor(max(1, len(spec.sizes)), thread_name_prefix="thumbnail-put")
@@ -125,8 +128,8 @@ class ThumbnailService:
         return len(pending)
 
     def _notify_ready_image(self, image: Image) -> None:
-        largest = max(image.thumbnails)
-        url = self._thumbnails.signed_url(image.thumbnails[largest], self._url_ttl)
+        largest = self._delivery.variant({"size": str(max(image.thumbnails))})
+        url = self._delivery.mint(image, largest, image.owner, self._url_ttl)
         recipient = None
         for key in self._catalog.list_keys():
             if key.user_id == image.owner and key.email and not key.revoked:

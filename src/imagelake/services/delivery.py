@@ -1,0 +1,203 @@
+"""Delivery: mint signed links, and answer them from a render-once cache of variants.
+
+Every variant is rendered once per (image, normal form, output format) into the thumbnails
+store under `thumbnails/{image_id}/v/{name}` and read from there afterwards. Concurrent first
+requests in one process wait for one render (other processes or nodes may render the same
+bytes once more, harmlessly: the key is deterministic and the put atomic). A variant deleted
+underneath, by eviction or by hand, is simply rendered again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from imagelake import metrics
+from imagelake.domain.delivery import Link, check_user_id, read_link, window_expiry
+from imagelake.domain.errors import InvalidInput, NotFound
+from imagelake.domain.images import Image, is_image_id, variant_key
+from imagelake.domain.signing import Signer
+from imagelake.domain.thumbor import (
+    ThumborRequest,
+    parse_thumbor_path,
+    verify_thumbor_signature,
+)
+from imagelake.domain.variants import (
+    Fit,
+    Format,
+    Gravity,
+    Presets,
+    Render,
+    Variant,
+    negotiate,
+    parse_variant,
+)
+from imagelake.ports import BlobMeta, BlobStore, Catalog, ImageEngine
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    base_url: str
+    presets: Presets
+    max_dimension: int = 4096
+    default_quality: int = 82
+    max_frames: int = 100
+    window: int = 3600  # link expiries are rounded up to a multiple of this
+    redirect: bool = False  # answer with a redirect to the store's own URL (S3: presigned)
+    redirect_ttl: int = 300  # that URL's lifetime, seconds
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one fetch of a link gets: a stored blob, and what to count."""
+
+    image_id: str
+    user_id: str  # whom the fetch counts for
+    name: str  # the output's name, recorded in the event: "original" or a Render.name
+    meta: BlobMeta
+    store: BlobStore
+    vary_accept: bool  # format=auto: the bytes depend on the Accept header
+    rendered: bool = False
+    seconds_left: int = field(default=0)
+
+    def redirect_url(self, ttl: int) -> str:
+        return self.store.signed_url(self.meta.key, ttl)
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        *,
+        signer: Signer,
+        blobs: BlobStore,
+        thumbnails: BlobStore,
+        catalog: Catalog,
+        engine: ImageEngine,
+        policy: DeliveryPolicy,
+    ) -> None:
+        self._signer = signer
+        self._blobs = blobs
+        self._thumbnails = thumbnails
+        self._catalog = catalog
+        self._engine = engine
+        self.policy = policy
+        self._flights: dict[str, threading.Lock] = {}
+        self._flights_lock = threading.Lock()
+
+    def variant(self, params: Mapping[str, str]) -> Variant:
+        """The variant query parameters ask for, presets and `size=` resolved."""
+        return parse_variant(params, self.policy.presets, self.policy.max_dimension)
+
+    def mint(self, image: Image, variant: Variant, user_id: str, ttl: int) -> str:
+        """The delivery URL of one variant, counted for user_id, valid at least ttl seconds."""
+        if not variant.is_original and max(variant.w, variant.h) == 0:
+            self._check_full_size(image)
+        expires = window_expiry(time.time(), ttl, self.policy.window)
+        link = Link(image.image_id, variant.normalised(), check_user_id(user_id), expires)
+        return self.policy.base_url + link.path(self._signer)
+
+    def open(self, image_id: str, query: Mapping[str, str], accept: str) -> Delivery:
+        """The blob a link names, rendered now if it is not cached; Forbidden for a bad link."""
+        now = time.time()
+        link = read_link(image_id, query, self._signer, now, self.policy.max_dimension)
+        return self._serve(link.image_id, link.variant, accept, link.user_id, link.expires - now)
+
+    def open_thumbor(self, path: str, accept: str, key: bytes, user_id: str) -> Delivery:
+        """A thumbor URL (the path after /thumbor), signed as libthumbor signs, as a variant."""
+        asked = parse_thumbor_path(path, max_dimension=self.policy.max_dimension)
+        verify_thumbor_signature(asked.signed_part, asked.signature or "", key)
+        image = self._image(asked.image_id) if is_image_id(asked.image_id) else None
+        if image is None:
+            raise NotFound(f"no image {asked.image_id[:64]!r}")
+        variant = thumbor_variant(asked, image.content_type)
+        return self._serve(image.image_id, variant, accept, user_id, self.policy.window)
+
+    def _serve(
+        self, image_id: str, variant: Variant, accept: str, user_id: str, left: float
+    ) -> Delivery:
+        seconds = max(0, int(left))
+        if variant.is_original:
+            image = self._image(image_id)
+            meta = self._blobs.head(image.original_key)
+            return Delivery(image_id, user_id, "original", meta, self._blobs, False, False, seconds)
+        render = negotiate(variant, accept, self.policy.default_quality)
+        render = Render(render.variant, render.png_if_alpha, self.policy.max_frames)
+        key = variant_key(image_id, render)
+        vary = render.png_if_alpha or render.variant.format != variant.format
+        meta, rendered = self._cached_or_render(key, image_id, render)
+        return Delivery(
+            image_id, user_id, render.name, meta, self._thumbnails, vary, rendered, seconds
+        )
+
+    def _cached_or_render(self, key: str, image_id: str, render: Render) -> tuple[BlobMeta, bool]:
+        try:
+            meta = self._thumbnails.head(key)
+        except NotFound:
+            pass
+        else:
+            metrics.VARIANT_CACHE_HITS.inc()
+            return meta, False
+        with self._flight(key):
+            try:  # rendered by the request this one waited for
+                return self._thumbnails.head(key), False
+            except NotFound:
+                pass
+            image = self._image(image_id)
+            if max(render.variant.w, render.variant.h) == 0:
+                self._check_full_size(image)
+            started = time.perf_counter()
+            output = self._engine.render(self._blobs.get(image.original_key), render)
+            self._thumbnails.put(key, output.data, output.content_type)
+            fmt = output.content_type.removeprefix("image/")
+            metrics.RENDER_SECONDS.labels(fmt).observe(time.perf_counter() - started)
+            metrics.VARIANTS_RENDERED.labels(fmt).inc()
+            return self._thumbnails.head(key), True
+
+    @contextmanager
+    def _flight(self, key: str) -> Iterator[None]:
+        with self._flights_lock:
+            lock = self._flights.setdefault(key, threading.Lock())
+        try:
+            with lock:
+                yield
+        finally:
+            with self._flights_lock:
+                if self._flights.get(key) is lock and not lock.locked():
+                    del self._flights[key]
+
+    def _image(self, image_id: str) -> Image:
+        try:
+            return self._catalog.get_image(image_id)
+        except NotFound:
+            raise NotFound(f"no image {image_id}") from None
+
+    def _check_full_size(self, image: Image) -> None:
+        limit = self.policy.max_dimension
+        if max(image.width, image.height) > limit:
+            raise InvalidInput(
+                f"the image is {image.width}x{image.height}; a full-size output over {limit} px "
+                "is refused: give w or h"
+            )
+
+
+# thumbor keeps the original's format unless a filter names one; HEIC and TIFF become JPEG.
+_KEPT_FORMATS = {"image/png": Format.PNG, "image/webp": Format.WEBP, "image/gif": Format.GIF}
+
+
+def thumbor_variant(asked: ThumborRequest, content_type: str) -> Variant:
+    """What thumbor would make: `fit-in` fits inside without enlarging; plain WxH crops to
+    exactly that size (enlarging if it must), at the centre or, with `smart/`, by attention."""
+    both = bool(asked.w and asked.h)
+    fmt = Format(asked.format) if asked.format else _KEPT_FORMATS.get(content_type, Format.JPEG)
+    return Variant(
+        w=asked.w,
+        h=asked.h,
+        fit=Fit.COVER if both and not asked.fit_in else Fit.INSIDE,
+        gravity=Gravity.SMART if asked.smart else Gravity.CENTER,
+        format=fmt,
+        quality=asked.quality or 0,
+        enlarge=not asked.fit_in and bool(asked.w or asked.h),
+    ).normalised()
