@@ -29,7 +29,6 @@ from imagelake.ports import (
 from imagelake.services.api_keys import KeyService
 from imagelake.services.delivery import DeliveryPolicy, DeliveryService
 from imagelake.services.doctor import DoctorService
-from imagelake.services.variant_cache import VariantCache
 from imagelake.services.files import SignedFiles
 from imagelake.services.image_requests import RequestRecorder
 from imagelake.services.images import ImageService
@@ -40,6 +39,7 @@ from imagelake.services.monitor import EventConsumer, StatsStore
 from imagelake.services.operations import QueueOperations
 from imagelake.services.thumbnails import ThumbnailService
 from imagelake.services.uploads import DirectUploads
+from imagelake.services.variant_cache import VariantCache
 
 JOBS_QUEUE_NAME = "thumbnails"
 EVENTS_QUEUE_NAME = "events"
@@ -175,6 +175,7 @@ def services(c: Container) -> Services:
             default_quality=s.thumbnail_quality,
             max_frames=s.max_animation_frames,
             window=s.url_window,
+            max_age=s.delivery_max_age,
             # Remote stores hand the bytes out themselves: no payload through the API.
             redirect=any(url.startswith("s3://") for url in (s.blobs_url, s.thumbnails_url)),
         ),

@@ -17,6 +17,7 @@ from imagelake.api import (
     routes_system,
     routes_uploads,
 )
+from imagelake.api.fast_delivery import FastDelivery
 from imagelake.api.limits import BodyLimitMiddleware
 from imagelake.api.rate_limits import RateLimits
 from imagelake.api.security_headers import SecurityHeadersMiddleware
@@ -46,4 +47,5 @@ def create_app(services: Services) -> FastAPI:
         BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, timeout=settings.body_timeout
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(FastDelivery, services=services)  # outermost: before any other work
     return app

@@ -12,7 +12,7 @@ from imagelake.api.rate_limits import client_address, rate_limits
 from imagelake.api.session import session_token
 from imagelake.bootstrap import Services
 from imagelake.domain.access import Action, Role, require
-from imagelake.domain.errors import InvalidInput
+from imagelake.domain.delivery import unique_params
 from imagelake.domain.images import ApiKey, utcnow
 
 
@@ -75,9 +75,5 @@ StatsReaderDep = Annotated[ApiKey, Depends(allowed(Action.READ_STATS))]
 
 def single_params(request: Request, skip: tuple[str, ...] = ()) -> dict[str, str]:
     """The query parameters, each given once: a repeated one is ambiguous, so refused."""
-    params: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        if name in params:
-            raise InvalidInput(f"parameter {name[:40]!r} is given more than once")
-        params[name] = value
+    params = unique_params(request.query_params.multi_items())
     return {name: value for name, value in params.items() if name not in skip}

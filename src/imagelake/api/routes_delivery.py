@@ -18,6 +18,7 @@ from imagelake.bootstrap import Services
 from imagelake.services.delivery import Delivery
 
 router = APIRouter(tags=["delivery"])
+INLINE_BYTES = 256 * 1024  # whole GETs of files up to this are read on the event loop
 
 
 @router.get("/d/{image_id}")
@@ -52,7 +53,7 @@ async def answer(request: Request, services: Services, delivery: Delivery) -> Re
     metrics.DELIVERIES.labels("counted" if counted else request.method.lower()).inc()
     if counted:
         await services.requests.record_async(delivery.user_id, delivery.image_id, delivery.name)
-    headers = {"ETag": delivery.meta.etag, "Cache-Control": cache_control(services, delivery)}
+    headers = {"ETag": delivery.meta.etag, "Cache-Control": cache_control(delivery)}
     if delivery.vary_accept:
         headers["Vary"] = "Accept"
     policy = services.delivery.policy
@@ -61,17 +62,22 @@ async def answer(request: Request, services: Services, delivery: Delivery) -> Re
         return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
     if etag_matches(request.headers.get("if-none-match", ""), delivery.meta.etag):
         return Response(status_code=304, headers=headers)
-    path = delivery.store.local_path(delivery.meta.key)
-    if path is not None:
-        return FileResponse(path, media_type=delivery.meta.content_type, headers=headers)
+    path, media_type = delivery.path, delivery.meta.content_type
+    if path is not None and (not counted or delivery.meta.size > INLINE_BYTES):
+        return FileResponse(path, media_type=media_type, headers=headers, stat_result=None)
+    if path is not None:  # small and whole: one read from the page cache beats four threads
+        try:
+            return Response(path.read_bytes(), media_type=media_type, headers=headers)
+        except FileNotFoundError:  # evicted this instant
+            pass
     data = await run_in_threadpool(delivery.store.get, delivery.meta.key)
-    return Response(data, media_type=delivery.meta.content_type, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
 
 
-def cache_control(services: Services, delivery: Delivery) -> str:
+def cache_control(delivery: Delivery) -> str:
     """Per-user links are private: a shared cache would answer later views without counting
     them. With no max-age (the default) browsers keep the bytes and revalidate each view."""
-    max_age = min(services.settings.delivery_max_age, delivery.seconds_left)
+    max_age = min(delivery.max_age, delivery.seconds_left)
     return f"private, max-age={max_age}" if max_age else "private, no-cache"
 
 

@@ -8,7 +8,7 @@ user) within one window is the same string, and browsers and CDNs can keep what 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -52,6 +52,16 @@ def check_user_id(user_id: str) -> str:
     if not 0 < len(user_id) <= MAX_ID_LENGTH or not user_id.isprintable() or user_id.isspace():
         raise InvalidInput(f"user_id must be 1 to {MAX_ID_LENGTH} printable characters")
     return user_id
+
+
+def unique_params(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Query parameters, each given once: a repeated one is ambiguous, so refused."""
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name in params:
+            raise InvalidInput(f"parameter {name[:40]!r} is given more than once")
+        params[name] = value
+    return params
 
 
 def read_link(

@@ -9,17 +9,30 @@ underneath, by eviction or by hand, is simply rendered again.
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
 
 from imagelake import metrics
-from imagelake.domain.delivery import Link, check_user_id, read_link, window_expiry
-from imagelake.domain.errors import InvalidInput, NotFound
+from imagelake.domain.delivery import (
+    Link,
+    check_user_id,
+    read_link,
+    unique_params,
+    window_expiry,
+)
+from imagelake.domain.errors import Forbidden, InvalidInput, NotFound, UnsupportedMediaType
 from imagelake.domain.images import Image, is_image_id, variant_key
 from imagelake.domain.signing import Signer
+from imagelake.domain.sniff import SNIFF_BYTES, sniff_content_type
 from imagelake.domain.thumbor import (
     ThumborRequest,
     parse_thumbor_path,
@@ -46,6 +59,7 @@ class DeliveryPolicy:
     default_quality: int = 82
     max_frames: int = 100
     window: int = 3600  # link expiries are rounded up to a multiple of this
+    max_age: int = 0  # IMAGELAKE_DELIVERY_MAX_AGE
     redirect: bool = False  # answer with a redirect to the store's own URL (S3: presigned)
     redirect_ttl: int = 300  # that URL's lifetime, seconds
 
@@ -59,9 +73,11 @@ class Delivery:
     name: str  # the output's name, recorded in the event: "original" or a Render.name
     meta: BlobMeta
     store: BlobStore
-    vary_accept: bool  # format=auto: the bytes depend on the Accept header
+    vary_accept: bool = False  # format=auto: the bytes depend on the Accept header
     rendered: bool = False
     seconds_left: int = field(default=0)
+    path: Path | None = None  # the blob's own file, where the store keeps local files
+    max_age: int = 0  # how long browsers may reuse it without asking (0: ask every view)
 
     def redirect_url(self, ttl: int) -> str:
         return self.store.signed_url(self.meta.key, ttl)
@@ -85,6 +101,10 @@ class DeliveryService:
         self._engine = engine
         self.policy = policy
         self._flights: dict[str, threading.Lock] = {}
+        # Hot links are verified once: HMAC and parsing cost more than the rest of a hit.
+        self._verified = functools.lru_cache(maxsize=8192)(self._verified_uncached)
+        self._negotiated = functools.lru_cache(maxsize=8192)(self._render_for)
+        self._variant_key = functools.lru_cache(maxsize=8192)(variant_key)
         self._flights_lock = threading.Lock()
 
     def variant(self, params: Mapping[str, str]) -> Variant:
@@ -105,6 +125,33 @@ class DeliveryService:
         link = read_link(image_id, query, self._signer, now, self.policy.max_dimension)
         return self._serve(link.image_id, link.variant, accept, link.user_id, link.expires - now)
 
+    def cached(self, image_id: str, query: str, accept: str) -> Delivery | None:
+        """open() for a variant already rendered into a store of local files, from the raw
+        query string: no catalog, no thread, a stat and a few dict lookups, so it may run on
+        the event loop. None when it is not that case: call open()."""
+        if self.policy.redirect:
+            return None
+        now = time.time()
+        link = self._verified(image_id, query)
+        if link.expires < now:
+            raise Forbidden("this link has expired")
+        if link.variant.is_original:
+            return None
+        render, vary = self._negotiated(link.variant, accept)
+        key = self._variant_key(image_id, render)
+        path = self._thumbnails.local_path(key)
+        meta = _local_meta(key, path) if path is not None else None
+        if meta is None:
+            return None
+        metrics.VARIANT_CACHE_HITS.inc()
+        return self._delivery(image_id, link.user_id, render.name, meta, link.expires - now,
+                              vary_accept=vary, path=path)  # fmt: skip
+
+    def _verified_uncached(self, image_id: str, query: str) -> Link:
+        """The link a raw query string presents, its signature checked (expiry aside)."""
+        params = unique_params(parse_qsl(query, keep_blank_values=True))
+        return read_link(image_id, params, self._signer, 0, self.policy.max_dimension)
+
     def open_thumbor(self, path: str, accept: str, key: bytes, user_id: str) -> Delivery:
         """A thumbor URL (the path after /thumbor), signed as libthumbor signs, as a variant."""
         asked = parse_thumbor_path(path, max_dimension=self.policy.max_dimension)
@@ -118,33 +165,41 @@ class DeliveryService:
     def _serve(
         self, image_id: str, variant: Variant, accept: str, user_id: str, left: float
     ) -> Delivery:
-        seconds = max(0, int(left))
         if variant.is_original:
             image = self._image(image_id)
             meta = self._blobs.head(image.original_key)
-            return Delivery(image_id, user_id, "original", meta, self._blobs, False, False, seconds)
-        render = negotiate(variant, accept, self.policy.default_quality)
-        render = Render(render.variant, render.png_if_alpha, self.policy.max_frames)
+            path = self._blobs.local_path(image.original_key)
+            return self._delivery(image_id, user_id, "original", meta, left, path=path)
+        render, vary = self._render_for(variant, accept)
         key = variant_key(image_id, render)
-        vary = render.png_if_alpha or render.variant.format != variant.format
         meta, rendered = self._cached_or_render(key, image_id, render)
-        return Delivery(
-            image_id, user_id, render.name, meta, self._thumbnails, vary, rendered, seconds
-        )
+        path = self._thumbnails.local_path(key)
+        return self._delivery(image_id, user_id, render.name, meta, left,
+                              vary_accept=vary, rendered=rendered, path=path)  # fmt: skip
+
+    def _delivery(
+        self, image_id: str, user_id: str, name: str, meta: BlobMeta, left: float, **more: Any
+    ) -> Delivery:
+        store = self._blobs if name == "original" else self._thumbnails
+        seconds, max_age = max(0, int(left)), self.policy.max_age
+        return Delivery(image_id=image_id, user_id=user_id, name=name, meta=meta, store=store,
+                        seconds_left=seconds, max_age=max_age, **more)  # fmt: skip
+
+    def _render_for(self, variant: Variant, accept: str) -> tuple[Render, bool]:
+        """What to make, and whether that depended on the Accept header."""
+        render = negotiate(variant, accept, self.policy.default_quality)
+        vary = render.png_if_alpha or render.variant.format != variant.format
+        return Render(render.variant, render.png_if_alpha, self.policy.max_frames), vary
 
     def _cached_or_render(self, key: str, image_id: str, render: Render) -> tuple[BlobMeta, bool]:
-        try:
-            meta = self._thumbnails.head(key)
-        except NotFound:
-            pass
-        else:
+        meta = self._head(key)
+        if meta is not None:
             metrics.VARIANT_CACHE_HITS.inc()
             return meta, False
         with self._flight(key):
-            try:  # rendered by the request this one waited for
-                return self._thumbnails.head(key), False
-            except NotFound:
-                pass
+            meta = self._head(key)  # rendered by the request this one waited for
+            if meta is not None:
+                return meta, False
             image = self._image(image_id)
             if max(render.variant.w, render.variant.h) == 0:
                 self._check_full_size(image)
@@ -154,7 +209,20 @@ class DeliveryService:
             fmt = output.content_type.removeprefix("image/")
             metrics.RENDER_SECONDS.labels(fmt).observe(time.perf_counter() - started)
             metrics.VARIANTS_RENDERED.labels(fmt).inc()
-            return self._thumbnails.head(key), True
+            meta = self._head(key)
+            if meta is None:
+                raise NotFound(f"the variant {render.name} of {image_id} vanished as it was made")
+            return meta, True
+
+    def _head(self, key: str) -> BlobMeta | None:
+        """The variant's metadata if it is stored; a local file's from one stat."""
+        path = self._thumbnails.local_path(key)
+        if path is not None:
+            return _local_meta(key, path)
+        try:
+            return self._thumbnails.head(key)
+        except NotFound:
+            return None
 
     @contextmanager
     def _flight(self, key: str) -> Iterator[None]:
@@ -201,3 +269,21 @@ def thumbor_variant(asked: ThumborRequest, content_type: str) -> Variant:
         quality=asked.quality or 0,
         enlarge=not asked.fit_in and bool(asked.w or asked.h),
     ).normalised()
+
+
+def _local_meta(key: str, path: Path) -> BlobMeta | None:
+    """A rendered variant's metadata from its file: one stat and the first bytes. The ETag is
+    the file's mtime and size (a variant is written once; rendered again, it changes)."""
+    try:
+        with path.open("rb") as file:
+            stat = os.fstat(file.fileno())
+            head = file.read(SNIFF_BYTES)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        content_type = sniff_content_type(head)
+    except UnsupportedMediaType:  # a torn or foreign file: render it again
+        return None
+    modified = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, UTC)
+    etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    return BlobMeta(key, stat.st_size, content_type, etag, modified)

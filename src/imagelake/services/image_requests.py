@@ -60,6 +60,4 @@ class RequestRecorder:
 
     @staticmethod
     def _event(user_id: str, image_id: str, variant: str) -> bytes:
-        return build_event(
-            EventName.IMAGE_REQUESTED, user_id, image_id, utcnow(), variant=variant
-        )
+        return build_event(EventName.IMAGE_REQUESTED, user_id, image_id, utcnow(), variant=variant)

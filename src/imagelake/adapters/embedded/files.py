@@ -41,7 +41,10 @@ class LocalBlobStore:
         return path
 
     def local_path(self, key: str) -> Path:
-        return self.path_of(key)
+        """The key's file, for reading. No resolve(): validate_key already refuses every key
+        that could leave the root ('..', absolute, backslashes), and only the operator can
+        put a symbolic link inside the store. Writes and deletes still resolve (path_of)."""
+        return self._root / validate_key(key)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self._write(key, lambda file: file.write(data))
