@@ -54,6 +54,7 @@ def answers(analytics: Analytics, filters: Filters | None = None) -> dict[str, A
         "day": analytics.by_day(f),
         "image": sorted(analytics.top_images(f, 1000), key=repr),
         "user": sorted(analytics.top_users(f, 1000), key=repr),
+        "variant": analytics.top_variants(f, 1000),
         "summary": analytics.summary(f),
     }
 
@@ -147,6 +148,9 @@ def test_queries_agree_with_the_events_before_during_and_after_compaction(
     assert images == image_counts(reqs)
     users = {r.user_id: (r.requests, r.unique_images) for r in raw_only["user"]}
     assert users == user_counts(reqs)
+    # These events name no variant (nor an older size): all of them under "unknown".
+    kinds = [(v.variant, v.requests, v.unique_users, v.unique_images) for v in raw_only["variant"]]
+    assert kinds == [("unknown", len(reqs), len(user_counts(reqs)), len(image_counts(reqs)))]
     summary = raw_only["summary"]
     assert (summary.requests, summary.images, summary.users) == (
         len(reqs),

@@ -148,15 +148,19 @@ def lake_athena_ddl(
 def report(
     since: SinceOpt = None,
     until: UntilOpt = None,
-    by: Annotated[GroupBy, typer.Option(help="Group requests by day, image or user")] = GroupBy.day,
-    top: Annotated[int, typer.Option(min=1, max=1000, help="Rows for --by image|user")] = 10,
+    by: Annotated[
+        GroupBy, typer.Option(help="Group requests by day, image, user or variant")
+    ] = GroupBy.day,
+    top: Annotated[
+        int, typer.Option(min=1, max=1000, help="Rows for --by image|user|variant")
+    ] = 10,
     image: Annotated[str | None, typer.Option(help="Only requests of this image id")] = None,
     fmt: Annotated[
         Format | None,
         typer.Option("--format", help="Default: table on a terminal, json when piped"),
     ] = None,
 ) -> None:
-    """Requests per day, top images (with unique users) or top users, from the event lake."""
+    """Requests per day, top images (with unique users), users or variants, from the lake."""
 
     filters = _filters(since, until, image)
     fmt = fmt or (Format.table if sys.stdout.isatty() else Format.json)
@@ -191,12 +195,17 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 def _print_table(payload: dict[str, Any], summary: Summary) -> None:
     span = f"{payload['since'] or 'start'} .. {payload['until'] or 'now'}"
-    titles = {"day": "Requests per day", "image": "Top images", "user": "Top users"}
+    titles = {
+        "day": "Requests per day",
+        "image": "Top images",
+        "user": "Top users",
+        "variant": "Top variants",
+    }
     title = f"{titles[payload['by']]}, {span} (UTC)"
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     rows = payload["rows"]
     for name in list(rows[0]) if rows else ["requests"]:
-        if name.endswith("_id"):  # ids wrap rather than lose characters
+        if name.endswith("_id") or name == "variant":  # names wrap, never lose characters
             table.add_column(name.removesuffix("_id"), overflow="fold")
         else:
             left = name in ("day", "last_requested_at")

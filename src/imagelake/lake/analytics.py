@@ -1,10 +1,11 @@
-"""Questions to the event lake: requests per day, top images, top users, a summary.
+"""Questions to the event lake: requests per day, top images, users, variants, a summary.
 
 Numbers are complete the moment an event is archived: every query reads the compacted
 parts plus the raw batches no part covers yet (see lake/plan.py); a batch DuckDB cannot read
 is quarantined (lake/quarantine.py) and the question asked again. Images and users are
 grouped by 63-bit fingerprints of their ids (cheaper than grouping strings); two ids
-sharing one is about as likely as a 1-in-10^8 event at a million distinct ids.
+sharing one is about as likely as a 1-in-10^8 event at a million distinct ids. Variants are
+few, and grouped by name; requests whose event named none count as UNKNOWN_VARIANT.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from imagelake.lake.plan import Piece, Plan, open_plan, union
 from imagelake.lake.quarantine import UNANSWERABLE, Quarantine
 from imagelake.lake.reports import (
     MAX_TOP,
+    UNKNOWN_VARIANT,
     DayRow,
     Filters,
     GroupBy,
@@ -36,6 +38,7 @@ from imagelake.lake.reports import (
     Row,
     Summary,
     UserRow,
+    VariantRow,
 )
 from imagelake.ports import BlobStore, LakeConnection, LakeEngine
 
@@ -57,6 +60,10 @@ SELECT {key}, count(DISTINCT {other}), max("timestamp") FROM events
 WHERE {key} IN (SELECT unnest($keys)) GROUP BY {key}"""
 RESOLVE = """
 SELECT DISTINCT {key}, {id} FROM events WHERE {key} IN (SELECT unnest($keys))"""
+VARIANT_KEY = f"coalesce(variant, '{UNKNOWN_VARIANT}')"
+VARIANT_DETAIL = f"""
+SELECT {VARIANT_KEY} AS k, count(DISTINCT user_key), count(DISTINCT image_key), max("timestamp")
+FROM events WHERE {VARIANT_KEY} IN (SELECT unnest($keys)) GROUP BY k"""
 SUMMARY = """
 SELECT count(*), count(DISTINCT image_key), count(DISTINCT user_key),
        min("timestamp"), max("timestamp")
@@ -79,11 +86,13 @@ class Analytics:
         return self._engine.fingerprint_probe()  # on first use: it starts the engine
 
     def requests(self, by: GroupBy, filters: Filters, top: int = 10) -> list[Row]:
-        """Requests per day (every day with requests), or the top images or users."""
+        """Requests per day (every day with requests), or the top images, users or variants."""
         if by == GroupBy.day:
             return list(self.by_day(filters))
         if by == GroupBy.image:
             return list(self.top_images(filters, top))
+        if by == GroupBy.variant:
+            return list(self.top_variants(filters, top))
         return list(self.top_users(filters, top))
 
     def by_day(self, filters: Filters) -> list[DayRow]:
@@ -100,6 +109,9 @@ class Analytics:
             lambda: self._top("user_key", "image_key", "user_id", filters, top), filters
         )
         return [UserRow(*row) for row in rows]
+
+    def top_variants(self, filters: Filters, top: int = 10) -> list[VariantRow]:
+        return self._retrying(lambda: self._top_variants(filters, top), filters)
 
     def summary(self, filters: Filters) -> Summary:
         def run() -> Summary:
@@ -127,8 +139,7 @@ class Analytics:
         self, key: str, other: str, id_column: str, filters: Filters, top: int
     ) -> list[tuple[str, int, int, datetime]]:
         """(id, requests, distinct others, last request) of the top ids by requests."""
-        if not 1 <= top <= MAX_TOP:
-            raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
+        _check_top(top)
         with self._session(self._snapshot(filters), filters) as session:
             ranked = session.run(RANK.format(key=key), {"top": top})
             keys = [k for k, _ in ranked]
@@ -138,6 +149,20 @@ class Analytics:
             detail = {k: (n, last) for k, n, last in session.run(detail_sql, {"keys": keys})}
             ids = _resolve(session, key, id_column, keys)
         return [(_answerable(ids[k], str), n, detail[k][0], _utc(detail[k][1])) for k, n in ranked]
+
+    def _top_variants(self, filters: Filters, top: int) -> list[VariantRow]:
+        """The top variants by requests, with distinct users and images, and last request."""
+        _check_top(top)
+        with self._session(self._snapshot(filters), filters) as session:
+            ranked = session.run(RANK.format(key=VARIANT_KEY), {"top": top})
+            if not ranked:
+                return []
+            found = session.run(VARIANT_DETAIL, {"keys": [k for k, _ in ranked]})
+        detail = {k: (users, images, last) for k, users, images, last in found}
+        return [
+            VariantRow(_answerable(k, str), n, detail[k][0], detail[k][1], _utc(detail[k][2]))
+            for k, n in ranked
+        ]
 
     def _snapshot(self, filters: Filters) -> LakeSnapshot:
         name, since, until = EventName.IMAGE_REQUESTED, filters.since, filters.until
@@ -176,6 +201,11 @@ class Analytics:
                 self._quarantine.isolate(con, keys)
             finally:
                 con.close()
+
+
+def _check_top(top: int) -> None:
+    if not 1 <= top <= MAX_TOP:
+        raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
 
 
 def _answerable(value: object, kind: type[T]) -> T:

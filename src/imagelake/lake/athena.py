@@ -71,6 +71,7 @@ PARQUET_TABLE = Table(
         ("user_id", "string"),
         ("image_id", "string"),
         ("timestamp", "timestamp"),
+        ("variant", "string"),  # NULL in parts compacted before it was kept
         ("user_key", "bigint"),  # fingerprints DuckDB groups by; ignore them in Athena
         ("image_key", "bigint"),
     ),

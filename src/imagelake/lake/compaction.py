@@ -31,6 +31,7 @@ from imagelake.lake.files import (
     dedupe_hashed_sql,
     gather,
     hashed_sql,
+    parts_sql,
     raw_sql,
 )
 from imagelake.lake.layout import (
@@ -265,7 +266,7 @@ def _write_part(
     sources = raw_sql("$raw")
     params: dict[str, object] = {"raw": raw}
     if old:
-        sources += f" UNION ALL SELECT {COLUMNS} FROM read_parquet($old)"
+        sources += f" UNION ALL SELECT {COLUMNS} FROM ({parts_sql('$old')})"
         params["old"] = old
     quoted = f"'{target}'"
     part = f"read_parquet({quoted})"

@@ -20,15 +20,17 @@ from imagelake.lake.files import (
     PartFiles,
     deduped_sql,
     gather,
+    parts_sql,
     raw_sql,
 )
 from imagelake.lake.layout import LakeSnapshot
 from imagelake.ports import BlobStore
 
-EVENT = 'user_key, image_key, user_id, image_id, "timestamp"'
+EVENT = 'user_key, image_key, user_id, image_id, "timestamp", variant'
 NO_EVENTS = (
     "SELECT NULL::BIGINT AS user_key, NULL::BIGINT AS image_key, NULL::VARCHAR AS user_id, "
-    'NULL::VARCHAR AS image_id, NULL::TIMESTAMP AS "timestamp" WHERE false'
+    'NULL::VARCHAR AS image_id, NULL::TIMESTAMP AS "timestamp", NULL::VARCHAR AS variant '
+    "WHERE false"
 )
 
 
@@ -88,13 +90,15 @@ class Plan:
 
 
 def _parts_piece(name: str, paths: list[str], stale: bool) -> Piece:
+    """The parts' events; a part compacted before the variant column has NULL in it."""
     if stale:
         columns = (
-            f'{USER_KEY} AS user_key, {IMAGE_KEY} AS image_key, user_id, image_id, "timestamp"'
+            f"{USER_KEY} AS user_key, {IMAGE_KEY} AS image_key, "
+            'user_id, image_id, "timestamp", variant'
         )
     else:
         columns = EVENT
-    return Piece(f"SELECT {columns} FROM read_parquet(${name})", {name: paths})
+    return Piece(f"SELECT {columns} FROM ({parts_sql('$' + name)})", {name: paths})
 
 
 @contextmanager

@@ -10,12 +10,15 @@ from typing import Any
 from imagelake.domain.errors import InvalidInput
 
 MAX_TOP = 1000
+# The variant of requests whose event named none (sent before events carried one).
+UNKNOWN_VARIANT = "unknown"
 
 
 class GroupBy(StrEnum):
     day = "day"
     image = "image"
     user = "user"
+    variant = "variant"
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,16 @@ class UserRow:
     last_requested_at: datetime
 
 
-Row = DayRow | ImageRow | UserRow
+@dataclass(frozen=True)
+class VariantRow:
+    variant: str  # the event's variant, else its older `size`, else UNKNOWN_VARIANT
+    requests: int
+    unique_users: int
+    unique_images: int
+    last_requested_at: datetime
+
+
+Row = DayRow | ImageRow | UserRow | VariantRow
 
 
 @dataclass(frozen=True)
