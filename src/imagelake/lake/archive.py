@@ -1,7 +1,7 @@
 """The raw event lake: every payload as received, one JSONL line each, in Hive partitions.
 
-A line holds the idempotency key, the receive time, the parsed contract fields (so the
-lake is queryable by field) and `raw`: the payload's UTF-8 text, from which its exact
+A line holds the idempotency key, the receive time, the parsed contract fields and the
+request's variant (so the lake is queryable by field) and `raw`: the payload's UTF-8 text, from which its exact
 bytes come back (`line["raw"].encode()`), pretty-printed or not.
 """
 
@@ -28,6 +28,7 @@ from imagelake.domain.events import (
 from imagelake.ports import BlobStore, Message
 
 RAW_PREFIX = "events/raw"
+MAX_VARIANT = 256
 CONTENT_TYPE = "application/x-ndjson"
 _STR: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
@@ -60,6 +61,7 @@ def archive_line(item: Received, received_at: str, utc_iso: str) -> bytes:
             "image_id": e.image_id,
             "timestamp": utc_iso,
             "event_id": e.event_id,
+            "variant": variant_of(e),
             "raw": item.text,
         }
     )
@@ -75,8 +77,23 @@ def _ascii_line(item: Received, received_at: str, utc_iso: str) -> str:
         f'"event_name":"{e.event_name.value}","user_id":{_STR(e.user_id)},'
         f'"image_id":{_STR(e.image_id)},"timestamp":{_STR(utc_iso)},'
         f'"event_id":{"null" if e.event_id is None else _STR(e.event_id)},'
+        f'"variant":{"null" if (v := variant_of(e)) is None else _STR(v)},'
         f'"raw":{_STR(item.text)}}}'
     )
+
+
+def variant_of(event: ImageEvent) -> str | None:
+    """The output a request was for, as a column of its own (the raw payload stays as sent):
+    the payload's `variant`, or in events from before it existed their `size` ("128",
+    "original"), whichever is first a non-empty string or a number; else None."""
+    for name in ("variant", "size"):
+        value = event.fields.get(name)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            continue
+        text = str(value)
+        if text:
+            return text[:MAX_VARIANT]
+    return None
 
 
 def original_bytes(line: str | bytes) -> bytes:

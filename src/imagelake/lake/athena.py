@@ -56,6 +56,7 @@ RAW_TABLE = Table(
         ("image_id", "string"),
         ("timestamp", "string"),
         ("event_id", "string"),
+        ("variant", "string"),
         ("raw", "string"),
     ),
     partitions=("event_name", "dt", "hour"),

@@ -26,22 +26,14 @@ FETCH_THREADS = 8
 IN_PLACE_BYTES = 256 * 1024
 PRUNE_AFTER_SECONDS = 600.0  # a copy another process may still be reading is left alone
 
-# The archived fields compaction keeps, and `raw` (the payload's text) for the variant.
-# Timestamps are UTC: the archiver writes +00:00, and DuckDB's TIMESTAMP keeps the wall clock
-# of whatever offset it is given.
+# The archived fields compaction keeps. Timestamps are UTC: the archiver writes +00:00, and
+# DuckDB's TIMESTAMP keeps the wall clock of whatever offset it is given. `variant` is
+# written by the archiver (lake/archive.py: variant_of); lines archived before it read NULL.
 RAW_COLUMNS = (
     "{'key': 'VARCHAR', 'received_at': 'TIMESTAMP', 'user_id': 'VARCHAR', "
-    "'image_id': 'VARCHAR', 'timestamp': 'TIMESTAMP', 'raw': 'VARCHAR'}"
+    "'image_id': 'VARCHAR', 'timestamp': 'TIMESTAMP', 'variant': 'VARCHAR'}"
 )
 COLUMNS = 'key, received_at, user_id, image_id, "timestamp", variant'
-# The variant a request was for: the payload's `variant` or, in events from before it was
-# sent, their `size` ("128", "original"), whichever is first a non-empty string or number.
-# One parse of the payload per line; a payload that is no JSON yields NULL, never an error
-# (the archive's own fields decide whether a line is readable, see lake/quarantine.py).
-SCALAR = "json_type(j) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') AND j <> '\"\"'"
-VARIANT = (
-    f"TRY(list_filter(json_extract(raw, ['$.variant', '$.size']), lambda j: {SCALAR})[1] ->> '$')"
-)
 # Parts compacted before the variant column existed read it as NULL.
 PART_DEFAULTS = "SELECT NULL::VARCHAR AS variant WHERE false"
 
@@ -49,8 +41,7 @@ PART_DEFAULTS = "SELECT NULL::VARCHAR AS variant WHERE false"
 def raw_sql(file_param: str) -> str:
     """SELECT of the archived fields of every line of the JSONL files gather() names."""
     return (
-        f'SELECT key, received_at, user_id, image_id, "timestamp", {VARIANT} AS variant '
-        f"FROM read_json({file_param}, format = 'newline_delimited', "
+        f"SELECT {COLUMNS} FROM read_json({file_param}, format = 'newline_delimited', "
         f"columns = {RAW_COLUMNS}, hive_partitioning = false)"
     )
 
