@@ -6,18 +6,23 @@ inflated, so a cut or damaged file fails as it would in libvips) and fits each s
 the long side == size, never upscaled. It reads PNG only: any other image type is refused
 as unsupported, garbage as libvips' engine refuses it. A thumbnail is a small header
 (THUMBNAIL) naming its format and size, followed by a digest of the original: the same
-bytes for the same image and size, every time.
+bytes for the same image and size, every time. render() "decodes" alike and gives a valid
+PNG of the variant's size (as VipsEngine sizes it), whatever format the content type names:
+PNG when JPEG was asked with png_if_alpha and the source has alpha. It has one frame.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 import zlib
 
 from imagelake.domain.errors import CorruptImage, ImageTooLarge, UnsupportedMediaType
 from imagelake.domain.images import ImageInfo, ThumbnailSpec
 from imagelake.domain.sniff import SNIFF_BYTES, sniff_content_type
+from imagelake.domain.variants import CONTENT_TYPES, Fit, Format, Render, Variant
+from imagelake.ports import Rendered
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Width, height, bit depth, colour type, compression, filter, interlace.
@@ -61,6 +66,21 @@ def fitted(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * scale)), min(size, height)
 
 
+def rendered_size(width: int, height: int, variant: Variant) -> tuple[int, int]:
+    """A variant's output size, as VipsEngine's: without enlarge, a fixed box that would
+    need scaling up is shrunk (its aspect kept) until it needs none."""
+    w, h = variant.w, variant.h
+    if not w and not h:
+        return width, height
+    if not w or not h or variant.fit == Fit.INSIDE:
+        scale = min(w / width if w else math.inf, h / height if h else math.inf)
+        scale = scale if variant.enlarge else min(scale, 1.0)
+        return max(1, round(width * scale)), max(1, round(height * scale))
+    spare = (max if variant.fit == Fit.CONTAIN else min)(width / w, height / h)
+    k = 1.0 if variant.enlarge else min(1.0, spare)
+    return max(1, round(w * k)), max(1, round(h * k))
+
+
 def thumbnail_size(thumbnail: bytes) -> tuple[int, int]:
     """The (width, height) of a thumbnail FakeImageEngine made."""
     magic, _, width, height = THUMBNAIL.unpack_from(thumbnail)
@@ -97,6 +117,15 @@ class FakeImageEngine:
             + digest
             for size in spec.sizes
         }
+
+    def render(self, data: bytes, render: Render) -> Rendered:
+        info = self.probe(data)
+        _decode(data)
+        fmt = render.variant.format
+        if fmt == Format.JPEG and render.png_if_alpha and data[25] in (4, 6):  # colour type
+            fmt = Format.PNG
+        size = rendered_size(info.width, info.height, render.variant)
+        return Rendered(png(*size, seed=hashlib.sha256(data).digest()[0]), CONTENT_TYPES[fmt])
 
 
 def _decode(data: bytes) -> None:

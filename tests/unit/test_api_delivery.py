@@ -35,9 +35,7 @@ def api(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Api]:
 
 
 def link(api: Api, image_id: str, **params: Any) -> str:
-    reply = api.client.get(
-        f"/images/{image_id}/download", params=params, follow_redirects=False
-    )
+    reply = api.client.get(f"/images/{image_id}/download", params=params, follow_redirects=False)
     assert reply.status_code == 302, reply.text
     location: str = reply.headers["location"]
     assert location.startswith(f"{PUBLIC_URL}/d/{image_id}?")
