@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import pyvips
 
+from imagelake.domain.errors import BackendError
 from imagelake.domain.signing import Signer
 from tests.unit.api_harness import PUBLIC_URL, Api, open_api
 from tests.unit.fakes import png
@@ -338,3 +339,24 @@ def test_another_users_image_cannot_be_linked(api: Api, tmp_path: Path) -> None:
     )
 
     assert reply.status_code == 404
+
+
+def test_a_delivery_that_cannot_be_counted_is_not_sent(api: Api) -> None:
+    image_id = api.upload(PHOTO, "image/png").json()["image_id"]
+    url = link(api, image_id, w=30)
+    assert anonymous(api, url).status_code == 200  # rendered: the next one is a cache hit
+    events = api.wired.container.events
+
+    def broken(bodies: object) -> None:
+        raise BackendError("queue database error: disk I/O error")
+
+    original, events.send = events.send, broken  # type: ignore[method-assign]
+    try:
+        reply = anonymous(api, url)
+    finally:
+        events.send = original  # type: ignore[method-assign]
+
+    assert reply.status_code == 503
+    assert reply.json()["error"]["code"] == "backend_error"
+    assert reply.headers["content-type"] == "application/json"
+    assert requests_of(api, image_id)["request_count"] == 1

@@ -50,9 +50,12 @@ class FastDelivery:
             data = delivery.path.read_bytes()
         except OSError:  # evicted this instant: the route renders it again
             return False
-        await self._services.requests.record_async(
-            delivery.user_id, delivery.image_id, delivery.name
-        )
+        try:
+            await self._services.requests.record_async(
+                delivery.user_id, delivery.image_id, delivery.name
+            )
+        except ImagelakeError:  # not counted, so not sent: the route tries once more or says 503
+            return False
         metrics.DELIVERIES.labels("counted").inc()
         await send(
             {"type": "http.response.start", "status": 200, "headers": _headers(delivery, data)}
