@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest browser bench deploy clean readme-config
+.PHONY: run test lint typecheck pytest browser bench bench-delivery deploy clean readme-config
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: lint typecheck pytest
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run
+
+# imagelake against thumbor 7 and ipx; installs them into bench/peers/ (and wrk) on first run.
+bench-delivery: $(VENV)/.installed-test
+	$(BIN)/python -m bench.delivery
 
 deploy:
 	sam build --template deploy/template.yaml

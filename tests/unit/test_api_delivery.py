@@ -24,7 +24,9 @@ PHOTO = png(600, 400)
 @pytest.fixture(params=["memory", "files"])
 def api(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Api]:
     """Over the in-memory store, and over local files, where hits take the fast path."""
-    store = {"blobs": f"file://{tmp_path}/blobs"} if request.param == "files" else {}
+    store: dict[str, Any] = (
+        {"blobs": f"file://{tmp_path}/blobs"} if request.param == "files" else {}
+    )
     with open_api(
         tmp_path,
         max_url_ttl=86_400,

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import pyvips
 
+from imagelake.domain.sniff import png_size
 from tests.photos import encode, load_photo, oriented, photo_bytes
 from tests.unit.api_harness import PUBLIC_URL, Api, open_api
 from tests.unit.fakes import FakeImageEngine, png, thumbnail_size
@@ -244,4 +245,4 @@ def test_a_thumbnail_asked_for_before_it_is_made_is_rendered_on_demand(api: Api)
 
     assert reply.status_code == 302
     assert fetched.status_code == 200
-    assert max(thumbnail_size(fetched.content)) == 256
+    assert max(png_size(fetched.content) or (0, 0)) == 256  # the fake engine renders PNGs

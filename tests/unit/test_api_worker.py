@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from imagelake.api import routes_images
+from imagelake.domain.variants import Render
+from imagelake.ports import Rendered
 from tests.unit.api_harness import PUBLIC_URL, Api, open_api
 from tests.unit.fakes import FakeImageEngine, png, truncated_png
 
@@ -35,9 +37,22 @@ def test_a_file_that_fails_to_decode_ends_failed_and_the_next_job_runs(api: Api)
     assert failed["thumbnails"] is None
     assert api.get_image(good.json()["image_id"])["status"] == "ready"
     assert api.wired.container.jobs.depth() == 0
+    engine = api.wired.container.engine
+    renders = 0
+    render = engine.render
+
+    def counted(data: bytes, asked: Render) -> Rendered:
+        nonlocal renders
+        renders += 1
+        return render(data, asked)
+
+    engine.render = counted  # type: ignore[method-assign,assignment]
     download = api.client.get(f"/images/{failed['image_id']}/download", params={"size": "128"})
-    assert download.status_code == 404
-    assert "failed" in download.json()["error"]["message"]
+    assert download.status_code == 422  # the link, fetched: the verdict, not another try
+    assert download.json()["error"]["message"] == (
+        f"image {failed['image_id']} failed: {failed['failure_reason']}"
+    )
+    assert renders == 0
 
 
 def test_a_job_that_keeps_failing_is_retried_a_bounded_number_of_times(api: Api) -> None:

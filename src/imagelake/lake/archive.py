@@ -1,8 +1,8 @@
 """The raw event lake: every payload as received, one JSONL line each, in Hive partitions.
 
 A line holds the idempotency key, the receive time, the parsed contract fields and the
-request's variant (so the lake is queryable by field) and `raw`: the payload's UTF-8 text, from which its exact
-bytes come back (`line["raw"].encode()`), pretty-printed or not.
+request's variant (so the lake is queryable by field) and `raw`: the payload's UTF-8 text,
+from which its exact bytes come back (`line["raw"].encode()`), pretty-printed or not.
 """
 
 from __future__ import annotations

@@ -29,8 +29,14 @@ from imagelake.domain.delivery import (
     unique_params,
     window_expiry,
 )
-from imagelake.domain.errors import Forbidden, InvalidInput, NotFound, UnsupportedMediaType
-from imagelake.domain.images import Image, is_image_id, variant_key
+from imagelake.domain.errors import (
+    CorruptImage,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    UnsupportedMediaType,
+)
+from imagelake.domain.images import Image, ImageStatus, is_image_id, variant_key
 from imagelake.domain.signing import Signer
 from imagelake.domain.sniff import SNIFF_BYTES, sniff_content_type
 from imagelake.domain.thumbor import (
@@ -201,6 +207,8 @@ class DeliveryService:
             if meta is not None:
                 return meta, False
             image = self._image(image_id)
+            if image.status == ImageStatus.FAILED:  # decoded once already: no second try
+                raise CorruptImage(f"image {image_id} failed: {image.failure_reason}")
             if max(render.variant.w, render.variant.h) == 0:
                 self._check_full_size(image)
             started = time.perf_counter()

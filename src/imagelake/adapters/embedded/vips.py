@@ -1,4 +1,5 @@
-"""ImageEngine on libvips: header-only probes, and every thumbnail size from one decode."""
+"""ImageEngine on libvips: header-only probes, every thumbnail size from one decode, and
+variants (rendered in vips_render.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from imagelake.adapters.embedded.vips_errors import WARNINGS, reason, translate
 from imagelake.domain.errors import ImageTooLarge, UnsupportedMediaType
 from imagelake.domain.images import ImageInfo, ThumbnailSpec
 from imagelake.domain.sniff import SNIFF_BYTES, png_size, sniff_content_type
+from imagelake.domain.variants import Render
+from imagelake.ports import Rendered
 
 # The content types each libvips loader may legitimately be handed.
 _LOADER_TYPES = {
@@ -68,6 +71,13 @@ class VipsEngine:
                 return {size: _encode(_fit(image, size, shape), spec) for size in spec.sizes}
             except pyvips.Error as exc:
                 raise translate(exc, "cannot decode the image", warnings()) from exc
+
+    def render(self, data: bytes, render: Render) -> Rendered:
+        # Imported here: vips_render builds on this module's helpers.
+        from imagelake.adapters.embedded.vips_render import render_variant
+
+        info, needs_srgb, heic = self._header(data)
+        return render_variant(data, render, info, needs_srgb, heic, self.max_pixels)
 
     def _header(self, data: bytes) -> tuple[ImageInfo, bool, HeicImage | None]:
         """What the header says, whether its colours need converting, and the HEIC to decode
