@@ -14,7 +14,7 @@ import httpx2
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from imagelake.api.app import create_app
+from imagelake.api.app import serving_app
 from imagelake.bootstrap import Services, build, services
 from imagelake.config import Settings
 from imagelake.domain.access import Role
@@ -121,7 +121,7 @@ def open_api(
         container.engine = engine
     wired = services(container)
     _, token = wired.keys.create("tester", role=role)
-    client = TestClient(create_app(wired), headers={"Authorization": f"Bearer {token}"})
+    client = TestClient(serving_app(wired), headers={"Authorization": f"Bearer {token}"})
     try:
         with client:
             yield Api(client, wired, token)

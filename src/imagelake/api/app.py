@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from imagelake import __version__
 from imagelake.api import (
@@ -47,5 +48,10 @@ def create_app(services: Services) -> FastAPI:
         BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, timeout=settings.body_timeout
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(FastDelivery, services=services)  # outermost: before any other work
     return app
+
+
+def serving_app(services: Services) -> ASGIApp:
+    """The app as a server runs it: delivery's hot path first, in front of all of FastAPI's
+    machinery (its own middleware included), then the API."""
+    return FastDelivery(create_app(services), services)

@@ -15,7 +15,7 @@ from imagelake.bootstrap import Services
 from imagelake.domain.errors import ImagelakeError
 from imagelake.services.delivery import Delivery
 
-INLINE_BYTES = 256 * 1024  # larger files are streamed by the route instead
+COUNTED = metrics.DELIVERIES.labels("counted")
 _SLOW_HEADERS = (b"range", b"if-none-match", b"if-range", b"if-modified-since")
 
 
@@ -44,11 +44,8 @@ class FastDelivery:
             delivery = self._services.delivery.cached(image_id, query, accept.decode("latin-1"))
         except ImagelakeError:  # the route answers it, with the usual error body
             return False
-        if delivery is None or delivery.path is None or delivery.meta.size > INLINE_BYTES:
-            return False
-        try:
-            data = delivery.path.read_bytes()
-        except OSError:  # evicted this instant: the route renders it again
+        data = delivery.data if delivery is not None else None
+        if delivery is None or data is None:  # not cached, or too big to send in one piece
             return False
         try:
             await self._services.requests.record_async(
@@ -56,7 +53,7 @@ class FastDelivery:
             )
         except ImagelakeError:  # not counted, so not sent: the route tries once more or says 503
             return False
-        metrics.DELIVERIES.labels("counted").inc()
+        COUNTED.inc()
         await send(
             {"type": "http.response.start", "status": 200, "headers": _headers(delivery, data)}
         )

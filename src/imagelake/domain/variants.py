@@ -8,6 +8,7 @@ the size. `Render` is what an ImageEngine is asked to make once the output forma
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -89,7 +90,7 @@ class Variant:
             enlarge=self.enlarge and bool(w or h),
         )
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """The normal form as a blob-name-safe string: equal transforms, equal keys."""
         v = self.normalised()
@@ -121,7 +122,7 @@ class Render:
     png_if_alpha: bool = False  # format=auto chose JPEG: PNG instead if the source has alpha
     max_frames: int = 1  # frames kept from an animated source when the format animates
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """The rendered blob's file name, unique per output: `512x512-inside-q80.jpg`."""
         stem = self.variant.key.removesuffix(f"-{self.variant.format}")

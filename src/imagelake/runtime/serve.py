@@ -91,7 +91,7 @@ EVICTION_INTERVAL = 60.0  # seconds between checks of IMAGELAKE_VARIANT_CACHE_BY
 def run_server(settings: Settings) -> None:
     import uvicorn
 
-    from imagelake.api.app import create_app
+    from imagelake.api.app import serving_app
     from imagelake.runtime.http_protocol import HeadLimits, guarded_protocol
 
     warning = auth_off_warning(settings)
@@ -111,7 +111,7 @@ def run_server(settings: Settings) -> None:
         eviction = Periodic(wired.variant_cache.evict, EVICTION_INTERVAL, "imagelake-eviction")
         eviction.start()
         _banner(settings, token)
-        app = create_app(wired)
+        app = serving_app(wired)
         tune_for_throughput()
         try:
             uvicorn.run(

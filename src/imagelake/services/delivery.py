@@ -56,6 +56,8 @@ from imagelake.domain.variants import (
 )
 from imagelake.ports import BlobMeta, BlobStore, Catalog, ImageEngine
 
+INLINE_BYTES = 256 * 1024  # a cached variant up to this is read whole on a hit
+
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
@@ -84,6 +86,7 @@ class Delivery:
     seconds_left: int = field(default=0)
     path: Path | None = None  # the blob's own file, where the store keeps local files
     max_age: int = 0  # how long browsers may reuse it without asking (0: ask every view)
+    data: bytes | None = None  # the whole blob, when a small local file was read to check it
 
     def redirect_url(self, ttl: int) -> str:
         return self.store.signed_url(self.meta.key, ttl)
@@ -111,6 +114,7 @@ class DeliveryService:
         self._verified = functools.lru_cache(maxsize=8192)(self._verified_uncached)
         self._negotiated = functools.lru_cache(maxsize=8192)(self._render_for)
         self._variant_key = functools.lru_cache(maxsize=8192)(variant_key)
+        self._variant_path = functools.lru_cache(maxsize=8192)(thumbnails.local_path)
         self._flights_lock = threading.Lock()
 
     def variant(self, params: Mapping[str, str]) -> Variant:
@@ -145,13 +149,14 @@ class DeliveryService:
             return None
         render, vary = self._negotiated(link.variant, accept)
         key = self._variant_key(image_id, render)
-        path = self._thumbnails.local_path(key)
-        meta = _local_meta(key, path) if path is not None else None
-        if meta is None:
+        path = self._variant_path(key)
+        found = _local_meta(key, path, INLINE_BYTES) if path is not None else None
+        if found is None:
             return None
+        meta, data = found
         metrics.VARIANT_CACHE_HITS.inc()
         return self._delivery(image_id, link.user_id, render.name, meta, link.expires - now,
-                              vary_accept=vary, path=path)  # fmt: skip
+                              vary_accept=vary, path=path, data=data)  # fmt: skip
 
     def _verified_uncached(self, image_id: str, query: str) -> Link:
         """The link a raw query string presents, its signature checked (expiry aside)."""
@@ -226,7 +231,8 @@ class DeliveryService:
         """The variant's metadata if it is stored; a local file's from one stat."""
         path = self._thumbnails.local_path(key)
         if path is not None:
-            return _local_meta(key, path)
+            found = _local_meta(key, path)
+            return found[0] if found else None
         try:
             return self._thumbnails.head(key)
         except NotFound:
@@ -279,19 +285,27 @@ def thumbor_variant(asked: ThumborRequest, content_type: str) -> Variant:
     ).normalised()
 
 
-def _local_meta(key: str, path: Path) -> BlobMeta | None:
-    """A rendered variant's metadata from its file: one stat and the first bytes. The ETag is
-    the file's mtime and size (a variant is written once; rendered again, it changes)."""
+def _local_meta(key: str, path: Path, inline: int = 0) -> tuple[BlobMeta, bytes | None] | None:
+    """A rendered variant's metadata from its file: one open, one stat, its first bytes, or
+    all of them when it is at most `inline` bytes. The ETag is the file's mtime and size (a
+    variant is written once; rendered again, it changes). None: not there, or not an image."""
     try:
-        with path.open("rb") as file:
-            stat = os.fstat(file.fileno())
-            head = file.read(SNIFF_BYTES)
+        fd = os.open(path, os.O_RDONLY)  # plain os calls: a hit's cost is mostly syscalls
     except (FileNotFoundError, NotADirectoryError):
         return None
     try:
-        content_type = sniff_content_type(head)
+        stat = os.fstat(fd)
+        whole = stat.st_size <= inline
+        head = os.read(fd, stat.st_size if whole else SNIFF_BYTES)
+    except OSError:  # a folder where a variant should be, a failing disk: render it again
+        return None
+    finally:
+        os.close(fd)
+    try:
+        content_type = sniff_content_type(head[:SNIFF_BYTES])
     except UnsupportedMediaType:  # a torn or foreign file: render it again
         return None
     modified = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, UTC)
     etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
-    return BlobMeta(key, stat.st_size, content_type, etag, modified)
+    meta = BlobMeta(key, stat.st_size, content_type, etag, modified)
+    return meta, head if whole and len(head) == stat.st_size else None
