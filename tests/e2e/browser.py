@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 CHROMIUM = (
     "/usr/bin/chromium"  # `make browser` installs it; Playwright's own builds can't be fetched
@@ -66,14 +66,24 @@ class Watch:
 
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    counted: list[str] = field(default_factory=list)  # GETs without Range: what is counted
 
     def attach(self, page: Page) -> None:
-        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("request", self._request)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on(
             "console",
             lambda msg: self.errors.append(msg.text) if msg.type == "error" else None,
         )
+
+    def _request(self, request: Request) -> None:
+        self.requests.append(request.url)
+        if request.method == "GET" and "range" not in request.headers:
+            self.counted.append(request.url)
+
+    def deliveries(self, base_url: str, image_id: str) -> int:
+        """How many GETs of the image's delivery links the browser sent, by any path."""
+        return sum(url.startswith(f"{base_url}/d/{image_id}?") for url in self.counted)
 
 
 DROP_FILES = """

@@ -53,7 +53,7 @@ def test_doctor_repairs_deleted_thumbnails_and_removes_orphans(service: Service)
         "unrepaired": 4,
     }
     text = service.cli("doctor", "--grace", "0").stdout.decode()
-    assert f"missing_thumbnails {ids[0]}: thumbnails/{ids[0]}/128.jpg" in text
+    assert f"missing_thumbnails {ids[0]}: thumbnails/{ids[0]}/v/128x128-inside-q82.jpg" in text
 
     code, report = doctor(service, "--repair", "--grace", "0")
     assert code == 0

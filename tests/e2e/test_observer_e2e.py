@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import httpx
 
 from tests.e2e.observer import (
     archive_files,
@@ -27,7 +28,9 @@ PRETTY = """{
 """
 
 
-def test_a_download_is_counted_for_the_user_of_the_api_key_with_its_size(service: Service) -> None:
+def test_a_fetch_is_counted_for_the_user_the_link_was_minted_for_with_its_variant(
+    service: Service,
+) -> None:
     with service.client() as client:
         created = client.post(
             "/images", content=photo_bytes(), headers={"content-type": "image/jpeg"}
@@ -37,20 +40,23 @@ def test_a_download_is_counted_for_the_user_of_the_api_key_with_its_size(service
 
         reply = client.get(
             f"/images/{image_id}/download",
-            params={"size": "128", "user_id": "mallory"},
-            headers={"X-User-Id": "mallory"},
+            params={"size": "128", "user_id": "42"},  # the owner's app, for its user 42
+            headers={"X-User-Id": "mallory"},  # a header names nobody
             follow_redirects=False,
         )
         assert reply.status_code == 302
+        fetched = httpx.get(reply.headers["location"], timeout=30)
+        assert fetched.status_code == 200
         stats = wait_for_count(client, image_id, 1)
         assert client.delete(f"/images/{image_id}").status_code == 204
 
-    assert stats["last_user_id"] == "tester"
+    assert stats["last_user_id"] == "42"
     assert stats["unique_users"] == 1
     lines = [line for line in archive_lines(service) if line["image_id"] == image_id]
     [requested] = [line for line in lines if line["event_name"] == "IMAGE_REQUESTED"]
-    assert requested["user_id"] == "tester"
-    assert json.loads(requested["raw"])["size"] == "128"
+    assert requested["user_id"] == "42"
+    assert requested["variant"] == json.loads(requested["raw"])["variant"]
+    assert requested["variant"] == "128x128-inside-q82.jpg"
     assert {line["event_name"] for line in lines} >= {
         "IMAGE_UPLOADED",
         "THUMBNAIL_CREATED",

@@ -68,7 +68,9 @@ def test_five_keys_five_views_of_one_service(service: Service) -> None:
         assert upstream.post("/events", json=SEED).status_code == 202
         assert upstream.get("/images").status_code == 403
         assert alice.post("/events", json=SEED).status_code == 403  # not as user 42
-        assert alice.get(f"/images/{alice_id}/download", follow_redirects=False).status_code == 302
+        minted = alice.get(f"/images/{alice_id}/download", follow_redirects=False)
+        assert minted.status_code == 302
+        assert httpx.get(minted.headers["location"], timeout=30).status_code == 200  # no key
 
         assert counted(analyst, SEED["image_id"], 1)["last_user_id"] == "42"
         assert counted(alice, alice_id, 1)["last_user_id"] == "alice"

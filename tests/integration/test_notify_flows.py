@@ -13,7 +13,7 @@ from tests.e2e.service import Service
 from tests.integration.receivers import HttpRecorder, smtp_server, wait_until
 from tests.photos import photo_bytes
 
-URL = re.compile(r"https?://\S+/files/\S+")
+URL = re.compile(r"https?://\S+/d/\S+")  # a delivery link, counted for the owner
 
 
 @contextmanager
