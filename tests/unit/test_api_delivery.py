@@ -362,3 +362,19 @@ def test_a_delivery_that_cannot_be_counted_is_not_sent(api: Api) -> None:
     assert reply.json()["error"]["code"] == "backend_error"
     assert reply.headers["content-type"] == "application/json"
     assert requests_of(api, image_id)["request_count"] == 1
+
+
+def test_a_link_that_expires_after_being_served_from_the_hot_path_is_refused(api: Api) -> None:
+    image_id = api.upload(PHOTO, "image/png").json()["image_id"]
+    assert anonymous(api, link(api, image_id, w=20)).status_code == 200  # rendered
+    expires = int(time.time()) + 2
+    signature = api.wired.container.signer.signature(f"delivery\n{image_id}\nw=20\ntester", expires)
+    path = f"/d/{image_id}?w=20&u=tester&e={expires}&s={signature}"
+
+    fresh = [api.client.get(path).status_code for _ in range(2)]  # verified once, remembered
+    time.sleep(max(0.0, expires - time.time()) + 0.1)
+    stale = api.client.get(path)
+
+    assert fresh == [200, 200]
+    assert stale.status_code == 403
+    assert "expired" in stale.json()["error"]["message"]
