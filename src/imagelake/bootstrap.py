@@ -88,10 +88,15 @@ def resolve(registry: dict[str, Factory[BackendKind]], what: str, spec: BackendS
     return factory(spec)
 
 
-def build(settings: Settings, on_send: Callable[[], None] | None = None) -> Container:
+def build(
+    settings: Settings,
+    on_send: Callable[[], None] | None = None,
+    engine_threads: int | None = None,
+) -> Container:
     """Resolve every configured backend once and return them wired together.
 
-    on_send, if given, is called after anything is sent to either queue (workers to wake).
+    on_send, if given, is called after anything is sent to either queue (workers to wake);
+    engine_threads sets the image engine's threads per operation (None: the engine's own).
     """
     current, previous = settings.signing_secrets()
     signer = Signer(current, tuple(previous))
@@ -100,6 +105,7 @@ def build(settings: Settings, on_send: Callable[[], None] | None = None) -> Cont
         base_url=settings.base_url,
         signer=signer,
         max_pixels=settings.max_pixels,
+        engine_threads=engine_threads,
         max_receives=settings.max_receives,
         public_origin=settings.public_url.rstrip("/") or "*",
     )

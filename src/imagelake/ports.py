@@ -33,6 +33,7 @@ class BackendSpec:
     signer: Signer | None = None
     name: str = ""  # a queue's name, when several queues share one URL
     max_pixels: int = 0  # an image engine's decode limit
+    engine_threads: int | None = None  # an image engine's threads per operation (None: its own)
     max_receives: int = 5  # deliveries before a dead letter (provisioned redrive policies)
     public_origin: str = "*"  # the origin browsers upload from (provisioned CORS rules)
 

@@ -25,10 +25,12 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def open_services(
-    settings: Settings, on_send: Callable[[], None] | None = None
+    settings: Settings,
+    on_send: Callable[[], None] | None = None,
+    engine_threads: int | None = None,
 ) -> Iterator[Services]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    container = build(settings, on_send)
+    container = build(settings, on_send, engine_threads)
     try:
         yield services(container)
     finally:
@@ -85,6 +87,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+API_RENDER_THREADS = 1
 EVICTION_INTERVAL = 60.0  # seconds between checks of IMAGELAKE_VARIANT_CACHE_BYTES
 
 
@@ -100,7 +103,10 @@ def run_server(settings: Settings) -> None:
         log.warning(warning)
     init_sentry(settings, "api")
     pool = WorkerPool(settings, settings.workers)
-    with open_services(settings, on_send=pool.wake) as wired:
+    # The API renders variants side by side on its thread pool: libvips threads on top of
+    # that contend for the same cores (one thread each: ~9% more cold renders/s measured,
+    # bench/README.md). Process-wide, so the worker processes keep their own setting.
+    with open_services(settings, on_send=pool.wake, engine_threads=API_RENDER_THREADS) as wired:
         token = None
         if settings.auth == "on" and not wired.keys.has_keys():
             _, token = wired.keys.create("admin", role=Role.ADMIN)

@@ -38,7 +38,7 @@ def _sqlite_queue(spec: BackendSpec) -> Queue:
 def _vips(spec: BackendSpec) -> ImageEngine:
     from imagelake.adapters.embedded.vips import VipsEngine
 
-    return VipsEngine(spec.max_pixels)
+    return VipsEngine(spec.max_pixels, spec.engine_threads)
 
 
 def _duckdb(spec: BackendSpec) -> LakeEngine:
