@@ -125,6 +125,18 @@ def test_first_start_prints_a_key_and_a_curl_example_that_works(tmp_path: Path) 
             check=True,
         )
         assert json.loads(fetched.stdout)["image_id"] == image["image_id"]
+        [link_line] = [line for line in log.splitlines() if "A counted link" in line]
+        command = "curl" + link_line.split("curl", 1)[1].replace("IMAGE_ID", image["image_id"])
+        minted = subprocess.run(
+            [*shlex.split(command), "--silent", "--fail"],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        location = re.search(rb"(?im)^location: (\S+)", minted.stdout)
+        assert location is not None, minted.stdout
+        card = httpx.get(location.group(1).decode(), timeout=60)  # no key
+        assert (card.status_code, card.headers["content-type"]) == (200, "image/webp")
 
         svc.stop()
         svc.start()  # a key exists now: no new one is made or shown

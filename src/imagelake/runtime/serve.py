@@ -61,7 +61,13 @@ def _banner(settings: Settings, token: str | None) -> None:
         f"  curl {auth}-H 'Content-Type: image/jpeg' --data-binary @photo.jpg {base}/images",
         soft_wrap=True,
     )
-    out.print("Then fetch it: curl " + auth + f"{base}/images/IMAGE_ID\n", soft_wrap=True)
+    out.print("Then fetch it: curl " + auth + f"{base}/images/IMAGE_ID", soft_wrap=True)
+    out.print(
+        "A counted link to any size and format (no key needed to fetch it): curl -i "
+        + auth
+        + f"'{base}/images/IMAGE_ID/download?w=300&h=200&fit=cover&format=webp'\n",
+        soft_wrap=True,
+    )
 
 
 def auth_off_warning(settings: Settings) -> str | None:
