@@ -180,6 +180,12 @@ class Settings(BaseSettings):
         description="Seconds between compactions of the event lake's closed hours into "
         "Parquet, run by `serve` and `worker`; 0 turns them off.",
     )
+    variant_evict_interval: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds between checks of `VARIANT_CACHE_BYTES`, run by `serve` and "
+        "`worker`; 0 turns eviction off.",
+    )
     sentry_dsn: str = Field(
         "",
         validation_alias=AliasChoices("IMAGELAKE_SENTRY_DSN", "SENTRY_DSN"),

@@ -94,7 +94,6 @@ def _is_loopback(host: str) -> bool:
 
 
 API_RENDER_THREADS = 1
-EVICTION_INTERVAL = 60.0  # seconds between checks of IMAGELAKE_VARIANT_CACHE_BYTES
 
 
 def run_server(settings: Settings) -> None:
@@ -120,7 +119,7 @@ def run_server(settings: Settings) -> None:
         pool.start()
         compaction = lake_compaction(wired.container)
         compaction.start()
-        eviction = Periodic(wired.variant_cache.evict, EVICTION_INTERVAL, "imagelake-eviction")
+        eviction = variant_eviction(wired)
         eviction.start()
         _banner(settings, token)
         app = serving_app(wired)
@@ -151,6 +150,12 @@ def lake_compaction(container: Container) -> Periodic:
     return Periodic(compactor.compact, interval, "imagelake-lake-compaction")
 
 
+def variant_eviction(wired: Services) -> Periodic:
+    """The variant cache kept under IMAGELAKE_VARIANT_CACHE_BYTES, every evict interval."""
+    interval = wired.settings.variant_evict_interval
+    return Periodic(wired.variant_cache.evict, interval, "imagelake-variant-eviction")
+
+
 def run_workers(settings: Settings) -> None:
     setup_logging()
     pool = WorkerPool(settings, max(1, settings.workers))
@@ -165,7 +170,10 @@ def run_workers(settings: Settings) -> None:
     container = build(settings)
     compaction = lake_compaction(container)
     compaction.start()
+    eviction = variant_eviction(services(container))
+    eviction.start()
     done.wait()
+    eviction.stop()
     compaction.stop()
     container.close()
     pool.stop()
