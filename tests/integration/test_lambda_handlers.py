@@ -320,3 +320,40 @@ def test_a_failed_compaction_is_logged_and_raised(
     (failure,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "lake compaction failed" in failure.getMessage()
     assert missing in failure.getMessage()
+
+
+def test_the_scheduled_eviction_keeps_rendered_variants_under_the_budget(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = photo_bytes("chelsea", scale=0.25)
+    created = deployment.api("POST", "/images", photo, **{"content-type": "image/jpeg"})
+    image_id = json_body(created)["image_id"]
+    auth = {"authorization": f"Bearer {deployment.token}"}
+    minted = handlers.api(
+        http_event("GET", f"/images/{image_id}/download", auth, query="w=50&format=webp"),
+        CONTEXT,
+    )
+    link = urlsplit(minted["headers"]["location"])
+
+    def fetch() -> dict[str, Any]:
+        return handlers.api(http_event("GET", link.path, {}, query=link.query), CONTEXT)
+
+    def variants() -> list[str]:
+        listed = client("s3").list_objects_v2(
+            Bucket=f"{deployment.prefix}-thumbnails", Prefix=f"thumbnails/{image_id}/v/"
+        )
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+    assert fetch()["statusCode"] == 302  # rendered into the bucket, then redirected to it
+    assert variants() == [f"thumbnails/{image_id}/v/50x0-q82.webp"]
+    under = handlers.evict(scheduled_event(), CONTEXT)
+    monkeypatch.setenv("IMAGELAKE_VARIANT_CACHE_BYTES", "1")
+    runtime.wired.cache_clear()
+    runtime.asgi.cache_clear()
+    over = handlers.evict(scheduled_event(), CONTEXT)
+
+    assert under["variants_evicted"] == 0 and under["bytes_kept"] > 0
+    assert over["variants_evicted"] == 1 and over["bytes_kept"] == 0
+    assert variants() == []
+    assert fetch()["statusCode"] == 302  # the link still works: rendered again
+    assert variants() == [f"thumbnails/{image_id}/v/50x0-q82.webp"]

@@ -311,6 +311,39 @@ def test_the_api_function_may_query_the_lake_for_the_stats_routes() -> None:
     assert parts not in granted["s3:PutObject"]  # compaction's alone
 
 
+def test_the_api_function_may_render_variants_from_originals_into_the_thumbnails_bucket() -> None:
+    role = translated()["Resources"]["ApiFunctionRole"]["Properties"]
+    granted = granted_by(role)
+    originals = json.dumps({"Fn::Sub": "${OriginalsBucket.Arn}/*"})
+    variants = json.dumps({"Fn::Sub": "${ThumbnailsBucket.Arn}/thumbnails/*"})
+
+    assert originals in granted["s3:GetObject"]  # the original a variant is rendered from
+    assert variants in granted["s3:PutObject"]  # the render, kept for the next request
+    thumbnails = json.dumps({"Fn::Sub": "${ThumbnailsBucket.Arn}/*"})
+    assert thumbnails in granted["s3:GetObject"]  # what the presigned redirect hands out
+
+
+def test_the_evict_function_runs_on_a_schedule_and_touches_only_variants() -> None:
+    template = translated()
+    resources = template["Resources"]
+    function = resources["EvictFunction"]["Properties"]
+    assert function["ImageConfig"]["Command"] == ["imagelake.aws.handlers.evict"]
+    target = {"Fn::GetAtt": ["EvictFunction", "Arn"]}
+    (rule,) = [
+        r["Properties"]
+        for r in resources_of(template, "AWS::Events::Rule").values()
+        if any(t["Arn"] == target for t in r["Properties"]["Targets"])
+    ]
+    assert rule["ScheduleExpression"] == {"Ref": "CompactionSchedule"}
+    variants = json.dumps({"Fn::Sub": "${ThumbnailsBucket.Arn}/thumbnails/*"})
+    assert granted_by(resources["EvictFunctionRole"]["Properties"]) == {
+        "s3:GetObject": {variants},
+        "s3:DeleteObject": {variants},
+        "s3:ListBucket": {json.dumps({"Fn::GetAtt": ["ThumbnailsBucket", "Arn"]})},
+        "dynamodb:GetItem": {json.dumps({"Fn::GetAtt": ["StatsTable", "Arn"]})},
+    }
+
+
 def test_the_compact_function_runs_on_a_schedule_and_touches_only_the_lake() -> None:
     template = translated()
     resources = template["Resources"]
@@ -392,7 +425,7 @@ def test_the_stack_creates_what_the_adapters_use(aws_endpoint: str, mode: str) -
     assert outputs["AlertTopicArn"].endswith(f":{prefix}-alerts")
     client("sns").get_topic_attributes(TopicArn=outputs["AlertTopicArn"])
 
-    functions = {"ApiFunction", "ThumbnailsFunction", "CompactFunction"}
+    functions = {"ApiFunction", "ThumbnailsFunction", "CompactFunction", "EvictFunction"}
     observer = {"ObserverFunction"}
     step_functions = {"ArchiveFunction", "StoreFunction", "ObserverStateMachine"}
     assert functions <= created

@@ -106,6 +106,24 @@ def compact(event: Event, context: LambdaContext) -> dict[str, Any]:
     return summary
 
 
+def evict(event: Event, context: LambdaContext) -> dict[str, Any]:
+    """A scheduled run: keep the rendered variants under IMAGELAKE_VARIANT_CACHE_BYTES."""
+    logger = runtime.logger()
+    try:
+        evicted = runtime.wired().variant_cache.evict()
+    except Exception as exc:
+        logger.exception("variant eviction failed: %s", exc)
+        flush_sentry()
+        raise
+    summary = {
+        "variants_evicted": evicted.variants,
+        "bytes_freed": evicted.bytes_freed,
+        "bytes_kept": evicted.bytes_kept,
+    }
+    logger.info("variant eviction done", extra=summary)
+    return summary
+
+
 def _step(event: Any, step: Step) -> dict[str, Any]:
     records = sqs_records(event)
     failures = list(event.get("batchItemFailures", [])) if isinstance(event, dict) else []
