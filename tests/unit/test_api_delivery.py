@@ -378,3 +378,32 @@ def test_a_link_that_expires_after_being_served_from_the_hot_path_is_refused(api
     assert fresh == [200, 200]
     assert stale.status_code == 403
     assert "expired" in stale.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/d/..%2F..%2Fetc%2Fpasswd?u=a&e=1&s=x", 404),
+        ("/d/not-an-id?u=a&e=1&s=x", 404),
+        ("/d/{id}?u=a&e=999999999999999999999&s=x", 403),
+        ("/d/{id}?u=a&e=-1&s=x", 403),
+        ("/d/{id}?u=a&e=1&s=x&s=y", 400),
+        ("/d/{id}?w=%00&u=a&e=1&s=x", 400),
+        ("/d/{id}?w=%ff%fe&u=a&e=1&s=x", 400),
+        ("/d/{id}?w=99999999&u=a&e=1&s=x", 400),
+        ("/d/{id}?u=%00&e=9999999999&s=x", 403),
+        ("/d/{id}?" + "x=1&" * 2000 + "u=a&e=1&s=x", 400),
+        ("/thumbor/%00/10x10/{id}", 400),
+        ("/thumbor/unsafe/99999x1/{id}", 403),
+        ("/thumbor/AAAAAAAAAAAAAAAAAAAAAAAAAAA=/99999x1/{id}", 400),
+    ],
+)
+def test_hostile_links_get_a_4xx_with_a_json_error_never_a_500(
+    api: Api, path: str, status: int
+) -> None:
+    image_id = api.upload(PHOTO, "image/png").json()["image_id"]
+
+    reply = api.client.get(path.replace("{id}", image_id), headers={"Authorization": ""})
+
+    assert reply.status_code == status, reply.text
+    assert reply.json()["error"]["message"]
