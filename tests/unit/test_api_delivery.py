@@ -407,3 +407,22 @@ def test_hostile_links_get_a_4xx_with_a_json_error_never_a_500(
 
     assert reply.status_code == status, reply.text
     assert reply.json()["error"]["message"]
+
+
+def test_an_animated_gif_stays_animated_through_a_link_up_to_the_frame_limit(
+    tmp_path: Path,
+) -> None:
+    from tests.unit.test_vips_render import animation
+
+    with open_api(tmp_path, max_animation_frames=4) as api:
+        image_id = api.upload(animation("gif", frames=6), "image/gif").json()["image_id"]
+
+        webp = anonymous(api, link(api, image_id, w=30, format="webp"))
+        gif = anonymous(api, link(api, image_id, w=30, format="gif"))
+        still = anonymous(api, link(api, image_id, w=30, format="png"))
+
+    for reply, content_type in ((webp, "image/webp"), (gif, "image/gif")):
+        assert reply.headers["content-type"] == content_type
+        image = pyvips.Image.new_from_buffer(reply.content, "", n=-1)
+        assert (image.get("n-pages"), image.get("page-height"), image.width) == (4, 20, 30)
+    assert pyvips.Image.new_from_buffer(still.content, "").height == 20  # the first frame
