@@ -35,6 +35,7 @@ from imagelake.services.images import ImageService
 from imagelake.services.ingest import IngestService
 from imagelake.services.intake import EventIntake
 from imagelake.services.jobs import ThumbnailJobConsumer
+from imagelake.services.mezzanine import Mezzanines
 from imagelake.services.monitor import EventConsumer, StatsStore
 from imagelake.services.operations import QueueOperations
 from imagelake.services.thumbnails import ThumbnailService
@@ -184,6 +185,9 @@ def services(c: Container) -> Services:
             max_age=s.delivery_max_age,
             # Remote stores hand the bytes out themselves: no payload through the API.
             redirect=any(url.startswith("s3://") for url in (s.blobs_url, s.thumbnails_url)),
+        ),
+        mezzanines=Mezzanines(
+            blobs=c.blobs, thumbnails=c.thumbnails, engine=c.engine, size=s.mezzanine_size
         ),
     )
     thumbnails = ThumbnailService(

@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     )
     max_output_dimension: int = Field(4096, ge=16, le=16384, description="Longest output side.")
     max_animation_frames: int = Field(100, ge=1, description="Frames kept of an animation.")
+    mezzanine_size: int = Field(
+        1024, ge=0, description="Long side of the intermediate JPEG originals' smaller "
+        "variants are rendered from (a tenth of the decode). 0: always from the original.",
+    )  # fmt: skip
     variant_cache_bytes: int = Field(
         10 * 1024**3, ge=0, description="Bytes of rendered variants kept (upload-time "
         "thumbnails excluded); the least recently requested go first. 0: no limit.",

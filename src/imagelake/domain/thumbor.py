@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from imagelake.domain.errors import Forbidden, InvalidInput
 from imagelake.domain.images import is_image_id
+from imagelake.domain.variants import Fit, Format, Gravity, Variant
 
 FORMATS = ("jpeg", "webp", "png", "gif", "avif")
 DEFAULT_MAX_DIMENSION = 4096
@@ -235,3 +236,23 @@ def _image_id(segments: list[str]) -> str:
     if not is_image_id(text):
         raise InvalidInput(f"thumbor image {text!r} is not an imagelake image id (a UUID)")
     return text
+
+
+# thumbor keeps the original's format unless a filter names one; HEIC and TIFF become JPEG.
+_KEPT_FORMATS = {"image/png": Format.PNG, "image/webp": Format.WEBP, "image/gif": Format.GIF}
+
+
+def thumbor_variant(asked: ThumborRequest, content_type: str) -> Variant:
+    """What thumbor would make: `fit-in` fits inside without enlarging; plain WxH crops to
+    exactly that size (enlarging if it must), at the centre or, with `smart/`, by attention."""
+    both = bool(asked.w and asked.h)
+    fmt = Format(asked.format) if asked.format else _KEPT_FORMATS.get(content_type, Format.JPEG)
+    return Variant(
+        w=asked.w,
+        h=asked.h,
+        fit=Fit.COVER if both and not asked.fit_in else Fit.INSIDE,
+        gravity=Gravity.SMART if asked.smart else Gravity.CENTER,
+        format=fmt,
+        quality=asked.quality or 0,
+        enlarge=not asked.fit_in and bool(asked.w or asked.h),
+    ).normalised()

@@ -130,6 +130,22 @@ class Render:
         return f"{stem}.{ext}-or-png" if self.png_if_alpha else f"{stem}.{ext}"
 
 
+def scale_needed(variant: Variant, width: int, height: int) -> float:
+    """How much of a width x height source's resolution the (normalised) variant needs: the
+    scale its output is taken at (1: every pixel, more only with enlarge)."""
+    v = variant
+    if not v.w and not v.h:
+        return 1.0
+    sx, sy = v.w / width, v.h / height
+    if not (v.w and v.h):
+        scale = sx or sy
+    elif v.fit in (Fit.INSIDE, Fit.CONTAIN):
+        scale = min(sx, sy)
+    else:  # cover and fill take each axis at its own scale: the larger one decides
+        scale = max(sx, sy)
+    return scale if v.enlarge else min(scale, 1.0)
+
+
 ORIGINAL = Variant()
 PARAMS = ("w", "h", "fit", "gravity", "format", "quality", "dpr", "enlarge", "preset", "size")
 _DIGITS = re.compile(r"[0-9]{1,6}")

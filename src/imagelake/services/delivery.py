@@ -39,15 +39,8 @@ from imagelake.domain.errors import (
 from imagelake.domain.images import Image, ImageStatus, is_image_id, variant_key
 from imagelake.domain.signing import Signer
 from imagelake.domain.sniff import SNIFF_BYTES, sniff_content_type
-from imagelake.domain.thumbor import (
-    ThumborRequest,
-    parse_thumbor_path,
-    verify_thumbor_signature,
-)
+from imagelake.domain.thumbor import parse_thumbor_path, thumbor_variant, verify_thumbor_signature
 from imagelake.domain.variants import (
-    Fit,
-    Format,
-    Gravity,
     Presets,
     Render,
     Variant,
@@ -55,6 +48,7 @@ from imagelake.domain.variants import (
     parse_variant,
 )
 from imagelake.ports import BlobMeta, BlobStore, Catalog, ImageEngine
+from imagelake.services.mezzanine import Mezzanines
 
 INLINE_BYTES = 256 * 1024  # a cached variant up to this is read whole on a hit
 
@@ -102,6 +96,7 @@ class DeliveryService:
         catalog: Catalog,
         engine: ImageEngine,
         policy: DeliveryPolicy,
+        mezzanines: Mezzanines,
     ) -> None:
         self._signer = signer
         self._blobs = blobs
@@ -109,6 +104,7 @@ class DeliveryService:
         self._catalog = catalog
         self._engine = engine
         self.policy = policy
+        self._mezzanines = mezzanines
         self._flights: dict[str, threading.Lock] = {}
         # Hot links are verified once: HMAC and parsing cost more than the rest of a hit.
         self._verified = functools.lru_cache(maxsize=8192)(self._verified_uncached)
@@ -217,7 +213,8 @@ class DeliveryService:
             if max(render.variant.w, render.variant.h) == 0:
                 self._check_full_size(image)
             started = time.perf_counter()
-            output = self._engine.render(self._blobs.get(image.original_key), render)
+            source = self._mezzanines.source(image, render.variant)
+            output = self._engine.render(source, render)
             self._thumbnails.put(key, output.data, output.content_type)
             fmt = output.content_type.removeprefix("image/")
             metrics.RENDER_SECONDS.labels(fmt).observe(time.perf_counter() - started)
@@ -263,26 +260,6 @@ class DeliveryService:
                 f"the image is {image.width}x{image.height}; a full-size output over {limit} px "
                 "is refused: give w or h"
             )
-
-
-# thumbor keeps the original's format unless a filter names one; HEIC and TIFF become JPEG.
-_KEPT_FORMATS = {"image/png": Format.PNG, "image/webp": Format.WEBP, "image/gif": Format.GIF}
-
-
-def thumbor_variant(asked: ThumborRequest, content_type: str) -> Variant:
-    """What thumbor would make: `fit-in` fits inside without enlarging; plain WxH crops to
-    exactly that size (enlarging if it must), at the centre or, with `smart/`, by attention."""
-    both = bool(asked.w and asked.h)
-    fmt = Format(asked.format) if asked.format else _KEPT_FORMATS.get(content_type, Format.JPEG)
-    return Variant(
-        w=asked.w,
-        h=asked.h,
-        fit=Fit.COVER if both and not asked.fit_in else Fit.INSIDE,
-        gravity=Gravity.SMART if asked.smart else Gravity.CENTER,
-        format=fmt,
-        quality=asked.quality or 0,
-        enlarge=not asked.fit_in and bool(asked.w or asked.h),
-    ).normalised()
 
 
 def _local_meta(key: str, path: Path, inline: int = 0) -> tuple[BlobMeta, bytes | None] | None:
