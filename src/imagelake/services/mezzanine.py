@@ -6,11 +6,11 @@ and it is the same work for every variant of the image. On an image's first rend
 qualifies, its original is decoded once into a `IMAGELAKE_MEZZANINE_SIZE` (1024 px) JPEG at
 q95 (`thumbnails/ID/v/1024x1024-inside-q95.jpg`, the very variant that box would be); any
 later variant needing at most half that resolution (a box of 512 px or less for a landscape
-photo) is rendered from it, at about a tenth of the decode. Half, so the mezzanine always has twice the pixels the output needs:
-the extra resample and the q95 generation are not visible. Only JPEG originals (no alpha,
-no animation) larger than the mezzanine take this path; everything else, and every output
-that needs more, is rendered from the original. An evicted or deleted mezzanine is made
-again when next needed.
+photo) is rendered from it, at about a tenth of the decode. Half, so the mezzanine always
+has twice the pixels the output needs: the extra resample and the q95 generation are not
+visible. Only JPEG originals (no alpha, no animation) larger than the mezzanine take this
+path; everything else, and every output that needs more, is rendered from the original. An
+evicted or deleted mezzanine is made again when next needed.
 """
 
 from __future__ import annotations
