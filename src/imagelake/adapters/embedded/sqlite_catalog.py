@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import sqlite3
 import threading
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from imagelake.adapters.composed import ComposedCatalog
+from imagelake.adapters.cursors import decode_cursor, encode_cursor
 from imagelake.adapters.embedded.sqlite_keys import KEYS_SCHEMA, SqliteKeys, migrate_keys
 from imagelake.adapters.embedded.sqlite_stats import STATS_SCHEMA, SqliteStats
 from imagelake.domain.errors import BackendError, Conflict, InvalidInput, NotFound
@@ -111,7 +110,7 @@ class SqliteCatalog(ComposedCatalog):
     ) -> tuple[list[Image], str | None]:
         if limit < 1:
             raise InvalidInput("limit must be at least 1")
-        after: tuple[str, ...] = _decode_cursor(cursor) if cursor else ()
+        after: tuple[str, ...] = _after(cursor) if cursor else ()
         where = "(created_at, image_id) < (?, ?)" if cursor else "1"
         mine: tuple[str, ...] = ()
         if owner is not None:
@@ -125,7 +124,7 @@ class SqliteCatalog(ComposedCatalog):
         page = [_image(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return page, None
-        return page, _encode_cursor(rows[limit - 1][6], rows[limit - 1][0])
+        return page, encode_cursor(rows[limit - 1][6], rows[limit - 1][0])
 
     def images_with_status(self, status: ImageStatus, limit: int) -> list[Image]:
         with self._read() as conn:
@@ -237,13 +236,6 @@ def _iso(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-def _encode_cursor(created_at: str, image_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at}|{image_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        created_at, image_id = base64.urlsafe_b64decode(cursor).decode().split("|", 1)
-        return _iso(datetime.fromisoformat(created_at)), image_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("invalid cursor") from None
+def _after(cursor: str) -> tuple[str, str]:
+    created_at, image_id = decode_cursor(cursor)
+    return _iso(created_at), image_id

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import threading
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
+from imagelake.adapters.cursors import decode_cursor, encode_cursor
 from imagelake.adapters.tally import ClaimingTally, ImageTally
 from imagelake.domain.errors import Conflict, InvalidInput, NotFound
 from imagelake.domain.events import ImageStats, RequestRecord
@@ -63,7 +62,7 @@ class MemoryCatalog(ClaimingTally[object]):  # the tally's transaction is the lo
     ) -> tuple[list[Image], str | None]:
         if limit < 1:
             raise InvalidInput("limit must be at least 1")
-        after = _decode_cursor(cursor) if cursor else None
+        after = _after(cursor) if cursor else None
         with self._lock:
             mine = [i for i in self._images.values() if owner is None or i.owner == owner]
             ordered = sorted(mine, key=_newest_first, reverse=True)
@@ -71,7 +70,10 @@ class MemoryCatalog(ClaimingTally[object]):  # the tally's transaction is the lo
             ordered = [i for i in ordered if _newest_first(i) < after]
         page = [_copy(i) for i in ordered[:limit]]
         more = len(ordered) > limit
-        return page, _encode_cursor(*_newest_first(page[-1])) if more else None
+        if not more:
+            return page, None
+        created_at, image_id = _newest_first(page[-1])
+        return page, encode_cursor(created_at.isoformat(), image_id)
 
     def images_with_status(self, status: ImageStatus, limit: int) -> list[Image]:
         with self._lock:
@@ -170,13 +172,6 @@ def _newest_first(image: Image) -> tuple[datetime, str]:
     return _utc(image.created_at), image.image_id
 
 
-def _encode_cursor(created_at: datetime, image_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{image_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created_at, image_id = base64.urlsafe_b64decode(cursor).decode().split("|", 1)
-        return _utc(datetime.fromisoformat(created_at)), image_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput("invalid cursor") from None
+def _after(cursor: str) -> tuple[datetime, str]:
+    created_at, image_id = decode_cursor(cursor)
+    return _utc(created_at), image_id
