@@ -62,16 +62,12 @@ class FastDelivery:
 
 
 def _headers(delivery: Delivery, data: bytes) -> list[tuple[bytes, bytes]]:
-    from imagelake.api.routes_delivery import cache_control
-
-    headers = [
-        (b"content-type", delivery.meta.content_type.encode()),
-        (b"content-length", str(len(data)).encode()),
-        (b"etag", delivery.meta.etag.encode()),
-        (b"cache-control", cache_control(delivery).encode()),
-        (b"x-content-type-options", b"nosniff"),
-        (b"content-security-policy", FILES_CSP.encode()),
-    ]
-    if delivery.vary_accept:
-        headers.append((b"vary", b"Accept"))
-    return headers
+    """What the route's response would carry, its middleware's security headers included."""
+    headers = {
+        "content-type": delivery.meta.content_type,
+        "content-length": str(len(data)),
+        **{name.lower(): value for name, value in delivery.caching_headers.items()},
+        "x-content-type-options": "nosniff",
+        "content-security-policy": FILES_CSP,
+    }
+    return [(name.encode(), value.encode()) for name, value in headers.items()]

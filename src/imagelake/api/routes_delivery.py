@@ -15,10 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from imagelake import metrics
 from imagelake.api.deps import ServicesDep, single_params
 from imagelake.bootstrap import Services
-from imagelake.services.delivery import Delivery
+from imagelake.services.delivery import INLINE_BYTES, Delivery
 
 router = APIRouter(tags=["delivery"])
-INLINE_BYTES = 256 * 1024  # whole GETs of files up to this are read on the event loop
 
 
 @router.get("/d/{image_id}")
@@ -53,9 +52,7 @@ async def answer(request: Request, services: Services, delivery: Delivery) -> Re
     metrics.DELIVERIES.labels("counted" if counted else request.method.lower()).inc()
     if counted:
         await services.requests.record_async(delivery.user_id, delivery.image_id, delivery.name)
-    headers = {"ETag": delivery.meta.etag, "Cache-Control": cache_control(delivery)}
-    if delivery.vary_accept:
-        headers["Vary"] = "Accept"
+    headers = delivery.caching_headers
     policy = services.delivery.policy
     if policy.redirect:
         url = delivery.redirect_url(policy.redirect_ttl)
@@ -72,13 +69,6 @@ async def answer(request: Request, services: Services, delivery: Delivery) -> Re
             pass
     data = await run_in_threadpool(delivery.store.get, delivery.meta.key)
     return Response(data, media_type=media_type, headers=headers)
-
-
-def cache_control(delivery: Delivery) -> str:
-    """Per-user links are private: a shared cache would answer later views without counting
-    them. With no max-age (the default) browsers keep the bytes and revalidate each view."""
-    max_age = min(delivery.max_age, delivery.seconds_left)
-    return f"private, max-age={max_age}" if max_age else "private, no-cache"
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:

@@ -86,41 +86,46 @@ def store(event: Any, context: LambdaContext) -> dict[str, Any]:
 
 def compact(event: Event, context: LambdaContext) -> dict[str, Any]:
     """A scheduled run: compact every closed hour not compacted yet; say what was done."""
-    logger = runtime.logger()
-    try:
+
+    def run() -> dict[str, Any]:
         report = runtime.lake().compactor.compact()
-    except Exception as exc:
-        logger.exception("lake compaction failed: %s", exc)
-        flush_sentry()  # the container may be frozen before a queued report goes out
-        raise
-    summary = {
-        "partitions_compacted": len(report.compacted),
-        "events": report.events,
-        "duplicates_dropped": report.duplicates_dropped,
-        "partitions_up_to_date": report.up_to_date,
-        "open_hour_batches": report.open_objects,
-        "batches_quarantined": len(report.quarantined),
-        "seconds": round(report.seconds, 3),
-    }
-    logger.info("lake compaction done", extra=summary)
-    return summary
+        return {
+            "partitions_compacted": len(report.compacted),
+            "events": report.events,
+            "duplicates_dropped": report.duplicates_dropped,
+            "partitions_up_to_date": report.up_to_date,
+            "open_hour_batches": report.open_objects,
+            "batches_quarantined": len(report.quarantined),
+            "seconds": round(report.seconds, 3),
+        }
+
+    return _scheduled("lake compaction", run)
 
 
 def evict(event: Event, context: LambdaContext) -> dict[str, Any]:
     """A scheduled run: keep the rendered variants under IMAGELAKE_VARIANT_CACHE_BYTES."""
+
+    def run() -> dict[str, Any]:
+        evicted = runtime.wired().variant_cache.evict()
+        return {
+            "variants_evicted": evicted.variants,
+            "bytes_freed": evicted.bytes_freed,
+            "bytes_kept": evicted.bytes_kept,
+        }
+
+    return _scheduled("variant eviction", run)
+
+
+def _scheduled(what: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One scheduled job: its summary logged, or its failure logged and sent to Sentry."""
     logger = runtime.logger()
     try:
-        evicted = runtime.wired().variant_cache.evict()
+        summary = run()
     except Exception as exc:
-        logger.exception("variant eviction failed: %s", exc)
-        flush_sentry()
+        logger.exception("%s failed: %s", what, exc)
+        flush_sentry()  # the container may be frozen before a queued report goes out
         raise
-    summary = {
-        "variants_evicted": evicted.variants,
-        "bytes_freed": evicted.bytes_freed,
-        "bytes_kept": evicted.bytes_kept,
-    }
-    logger.info("variant eviction done", extra=summary)
+    logger.info(f"{what} done", extra=summary)
     return summary
 
 

@@ -82,6 +82,18 @@ class Delivery:
     max_age: int = 0  # how long browsers may reuse it without asking (0: ask every view)
     data: bytes | None = None  # the whole blob, when a small local file was read to check it
 
+    @property
+    def caching_headers(self) -> dict[str, str]:
+        """ETag, Cache-Control and (for format=auto) Vary. Per-user links are private: a
+        shared cache would answer later views without counting them. With no max-age (the
+        default) browsers keep the bytes and revalidate each view."""
+        max_age = min(self.max_age, self.seconds_left)
+        cache = f"private, max-age={max_age}" if max_age else "private, no-cache"
+        headers = {"ETag": self.meta.etag, "Cache-Control": cache}
+        if self.vary_accept:
+            headers["Vary"] = "Accept"
+        return headers
+
     def redirect_url(self, ttl: int) -> str:
         return self.store.signed_url(self.meta.key, ttl)
 

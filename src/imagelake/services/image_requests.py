@@ -23,10 +23,6 @@ class RequestRecorder:
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop a flush runs on
         self._flusher: asyncio.Task[None] | None = None
 
-    def record(self, user_id: str, image_id: str, variant: str) -> None:
-        """Durably enqueue one event, now."""
-        self._events.send([self._event(user_id, image_id, variant)])
-
     async def record_async(self, user_id: str, image_id: str, variant: str) -> None:
         """Durably enqueue one event, in a batch with the requests arriving meanwhile."""
         event = self._event(user_id, image_id, variant)
